@@ -1,0 +1,169 @@
+"""`/api/v1/use-cases/`: the same rules as the pages, through the same services."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from apps.accounts.models import Team
+from apps.usecases import lifecycle, services
+from apps.usecases.filters import UseCaseFilter
+from apps.usecases.models import SpecialCategory, UseCase, Workload
+
+
+class WorkloadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workload
+        fields = ["id", "task_type", "share", "notes"]
+
+
+class TransitionSerializer(serializers.Serializer):
+    to_status = serializers.ChoiceField(choices=UseCase.Status.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class UseCaseSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False
+    )
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    special_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=SpecialCategory.choices),
+        required=False,
+        default=list,
+    )
+    workloads = WorkloadSerializer(many=True)
+
+    class Meta:
+        model = UseCase
+        fields = [
+            "id",
+            "title",
+            "description",
+            "owner",
+            "team",
+            "team_name",
+            "status",
+            "data_classification",
+            "special_categories",
+            "must_stay_in_infrastructure",
+            "requests_per_day",
+            "avg_input_tokens",
+            "avg_output_tokens",
+            "peak_factor",
+            "capability_need",
+            "context_tokens",
+            "mlops_readiness",
+            "horizon",
+            "fine_tuning_data",
+            "workloads",
+            "reassessment_flagged_at",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ]
+        read_only_fields = [
+            "status",
+            "reassessment_flagged_at",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ]
+
+    def validate_special_categories(self, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    def validate_workloads(self, value: list[dict]) -> list[dict]:
+        if not value:
+            raise serializers.ValidationError("Add at least one workload.")
+        total = sum(w["share"] for w in value)
+        if total != 100:
+            raise serializers.ValidationError(
+                f"Workload shares add up to {total}; they must add up to 100."
+            )
+        return value
+
+    def validate_team(self, team: Team) -> Team:
+        user = self.context["request"].user
+        if not user.is_superuser and team.pk != user.team_id:
+            raise serializers.ValidationError("You can only file for your own team.")
+        return team
+
+    def validate(self, attrs: dict) -> dict:
+        user = self.context["request"].user
+        if self.instance is None and "team" not in attrs:
+            if user.team is None:
+                raise serializers.ValidationError({"team": ["Give the team."]})
+            attrs["team"] = user.team
+        return attrs
+
+    def save_with(self, *, by) -> UseCase:  # type: ignore[no-untyped-def]
+        data = dict(self.validated_data)
+        workloads = data.pop("workloads", None)
+        if workloads is None:  # a partial update that leaves the workloads alone
+            workloads = list(
+                self.instance.workloads.values("task_type", "share", "notes")
+            )
+        return services.save_use_case(
+            fields=data, workloads=workloads, by=by, use_case=self.instance
+        )
+
+
+class UseCaseViewSet(viewsets.ModelViewSet):
+    serializer_class = UseCaseSerializer
+    filterset_class = UseCaseFilter
+    ordering_fields = ["updated_at", "created_at", "title", "requests_per_day"]
+    search_fields = ["title", "description"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return UseCase.objects.visible_to(self.request.user).for_list()
+
+    def create(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Checked before validation, so other roles learn nothing from field errors.
+        if not request.user.has_perm("usecases.add_usecase"):
+            raise PermissionDenied("Only business owners file use-cases.")
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer: UseCaseSerializer) -> None:
+        serializer.instance = serializer.save_with(by=self.request.user)
+
+    def perform_update(self, serializer: UseCaseSerializer) -> None:
+        if not serializer.instance.can_edit(self.request.user):
+            raise PermissionDenied(
+                "Only the owner can edit, and only a draft or one with changes requested."
+            )
+        with transaction.atomic():
+            serializer.instance = serializer.save_with(by=self.request.user)
+
+    @extend_schema(request=TransitionSerializer, responses=UseCaseSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """Move the use-case along its lifecycle (409 when the move is illegal)."""
+        payload = TransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return self._move(request, **payload.validated_data)
+
+    @extend_schema(request=None, responses=UseCaseSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """Submit a draft (or a use-case with changes requested) to the board."""
+        return self._move(request, to_status=UseCase.Status.SUBMITTED, comment="")
+
+    def _move(self, request, *, to_status: str, comment: str):  # type: ignore[no-untyped-def]
+        use_case = self.get_object()
+        try:
+            services.transition_use_case(
+                use_case=use_case, to_status=to_status, by=request.user, comment=comment
+            )
+        except lifecycle.TransitionForbidden as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except lifecycle.TransitionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        use_case.refresh_from_db()
+        return Response(self.get_serializer(use_case).data)

@@ -1,0 +1,40 @@
+import importlib
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+# Each app's seed module, in dependency order; each is idempotent on its own.
+SEED_MODULES = [
+    "apps.accounts.seed",
+    "apps.catalogue.seed",
+    "apps.framework.seed",
+    "apps.usecases.seed",
+    "apps.reviews.seed",
+    "apps.endpoints.seed",
+    "apps.portfolio.seed",
+    "apps.playground.seed",
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, users (password 'demo'), use-cases and endpoints."
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        if not settings.DEBUG:
+            raise CommandError(
+                "seed_demo creates users with known passwords: DEBUG only."
+            )
+        context: dict = {}
+        with transaction.atomic():
+            for name in SEED_MODULES:
+                try:
+                    module = importlib.import_module(name)
+                except ModuleNotFoundError as exc:
+                    if exc.name != name:
+                        raise
+                    continue
+                module.seed_demo(context)
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready. Sign in as requester / demo.")
+        )

@@ -1,0 +1,22 @@
+"""The Celery app and every periodic schedule, in one place."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "collect-due-endpoints": {
+        "task": "apps.endpoints.tasks.collect_due_endpoints",
+        "schedule": 60.0,
+    },
+    "flag-use-cases-for-reassessment": {
+        "task": "apps.endpoints.tasks.flag_drifted_use_cases",
+        "schedule": 3600.0,
+    },
+}

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.urls import include, path
+
+from apps.usecases.views import home
+
+
+def healthz(request):  # type: ignore[no-untyped-def]
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("use-cases/", include("apps.usecases.urls")),
+    path("framework/", include("apps.framework.urls")),
+    path("catalogue/", include("apps.catalogue.urls")),
+    path("reviews/", include("apps.reviews.urls")),
+    path("endpoints/", include("apps.endpoints.urls")),
+    path("portfolio/", include("apps.portfolio.urls")),
+    path("playground/", include("apps.playground.urls")),
+    path("api/", include("apps.api.urls")),
+    path("admin/", admin.site.urls),
+]

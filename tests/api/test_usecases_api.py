@@ -1,0 +1,193 @@
+"""`/api/v1/use-cases/`: the same permission rules and validation as the pages."""
+
+import pytest
+from django.core.management import call_command
+
+from apps.accounts.models import ApiToken
+from apps.usecases.models import UseCase
+from tests.factories import UseCaseFactory
+
+S = UseCase.Status
+URL = "/api/v1/use-cases/"
+
+
+def payload(**overrides):  # type: ignore[no-untyped-def]
+    data = {
+        "title": "Invoice extraction",
+        "description": "Pulls totals out of invoices.",
+        "data_classification": "confidential",
+        "special_categories": ["financial"],
+        "must_stay_in_infrastructure": False,
+        "requests_per_day": 12000,
+        "avg_input_tokens": 1500,
+        "avg_output_tokens": 200,
+        "capability_need": "standard",
+        "context_tokens": 8000,
+        "mlops_readiness": "limited",
+        "horizon": "production",
+        "fine_tuning_data": False,
+        "workloads": [{"task_type": "extraction", "share": 100}],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+class TestUseCaseApi:
+    def test_anonymous_gets_401(self, api_client):
+        assert api_client.get(URL).status_code == 401
+
+    def test_requester_creates_and_submits(self, api_client, alice):
+        api_client.force_authenticate(alice)
+        created = api_client.post(URL, payload(), format="json")
+        assert created.status_code == 201, created.json()
+        body = created.json()
+        assert body["status"] == "draft" and body["owner"] == "alice"
+        assert body["team"] == alice.team_id
+        submitted = api_client.post(f"{URL}{body['id']}/submit/")
+        assert submitted.status_code == 200
+        assert submitted.json()["status"] == "submitted"
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("requests_per_day", -1),
+            ("data_classification", "secret"),
+            ("workloads", [{"task_type": "telepathy", "share": 100}]),
+            ("workloads", [{"task_type": "reasoning", "share": 40}]),
+            ("special_categories", ["astrology"]),
+            ("horizon", ""),
+        ],
+    )
+    def test_bad_input_is_a_400_naming_the_field(self, api_client, alice, field, value):
+        api_client.force_authenticate(alice)
+        response = api_client.post(URL, payload(**{field: value}), format="json")
+        assert response.status_code == 400
+        assert field in response.json()
+        assert not UseCase.objects.exists()
+
+    @pytest.mark.parametrize("role", ["board", "platform", "procurement", "auditor"])
+    def test_only_requesters_create(self, api_client, cast, role):
+        api_client.force_authenticate(cast[role])
+        assert api_client.post(URL, payload(), format="json").status_code == 403
+
+    def test_requester_cannot_see_other_teams_restricted_use_case(
+        self, api_client, alice, carol
+    ):
+        secret = UseCaseFactory(
+            owner=carol, data_classification="restricted", status=S.SUBMITTED
+        )
+        api_client.force_authenticate(alice)
+        assert api_client.get(f"{URL}{secret.pk}/").status_code == 404
+        assert api_client.get(URL).json()["count"] == 0
+
+    def test_filters_by_status_and_classification(self, api_client, bob, alice):
+        UseCaseFactory(owner=alice, status=S.SUBMITTED, data_classification="public")
+        UseCaseFactory(owner=alice, status=S.DRAFT, data_classification="public")
+        UseCaseFactory(
+            owner=alice, status=S.SUBMITTED, data_classification="restricted"
+        )
+        api_client.force_authenticate(bob)
+        body = api_client.get(
+            URL, {"status": "submitted", "data_classification": "public"}
+        ).json()
+        assert body["count"] == 1
+
+    def test_owner_updates_draft_but_not_after_submit(self, api_client, alice):
+        use_case = UseCaseFactory(owner=alice)
+        api_client.force_authenticate(alice)
+        response = api_client.patch(
+            f"{URL}{use_case.pk}/", {"title": "New"}, format="json"
+        )
+        assert response.status_code == 200 and response.json()["title"] == "New"
+        assert [w["share"] for w in response.json()["workloads"]] == [100]
+        use_case.status = S.SUBMITTED
+        use_case.save()
+        assert (
+            api_client.patch(
+                f"{URL}{use_case.pk}/", {"title": "X"}, format="json"
+            ).status_code
+            == 403
+        )
+
+    def test_an_illegal_transition_is_a_409_with_a_message(self, api_client, alice):
+        use_case = UseCaseFactory(owner=alice)
+        api_client.force_authenticate(alice)
+        response = api_client.post(
+            f"{URL}{use_case.pk}/transition/", {"to_status": "live"}
+        )
+        assert response.status_code == 409
+        assert "cannot move" in response.json()["detail"]
+
+    def test_a_forbidden_transition_is_a_403(self, api_client, alice):
+        use_case = UseCaseFactory(owner=alice, status=S.SUBMITTED)
+        api_client.force_authenticate(alice)
+        response = api_client.post(
+            f"{URL}{use_case.pk}/transition/", {"to_status": "in_review"}
+        )
+        assert response.status_code == 403
+
+    @pytest.mark.parametrize("rows", [5, 50])
+    def test_list_runs_a_constant_number_of_queries(
+        self, api_client, bob, alice, django_assert_max_num_queries, rows
+    ):
+        for _ in range(rows):
+            UseCaseFactory(
+                owner=alice, workloads=[("classification", 50), ("reasoning", 50)]
+            )
+        api_client.force_authenticate(bob)
+        with django_assert_max_num_queries(6):
+            response = api_client.get(URL, {"page_size": 100})
+        assert response.json()["count"] == rows
+
+
+@pytest.mark.django_db
+class TestBearerTokens:
+    def test_issue_api_token_prints_a_token_once_and_stores_only_its_hash(
+        self, bob, capsys
+    ):
+        call_command("issue_api_token", "bob", "--scope", "read")
+        key = capsys.readouterr().out.strip()
+        token = ApiToken.objects.get()
+        assert key.startswith("aip_") and len(key) > 40
+        assert token.key_hash == ApiToken.hash_key(key)
+        assert key not in {token.key_hash, token.key_prefix}
+
+    def test_a_bearer_token_authenticates_and_records_last_use(self, api_client, bob):
+        token, key = ApiToken.issue(user=bob, name="procurement-sync")
+        response = api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert response.status_code == 200
+        token.refresh_from_db()
+        assert token.last_used_at is not None
+
+    def test_a_revoked_or_expired_token_is_refused(self, api_client, bob):
+        revoked, key1 = ApiToken.issue(user=bob, name="a")
+        revoked.revoke()
+        _expired, key2 = ApiToken.issue(user=bob, name="b", days=-1)
+        for key in (key1, key2, "aip_not-a-token"):
+            assert (
+                api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}").status_code
+                == 401
+            )
+
+    def test_a_read_only_token_cannot_write(self, api_client, alice):
+        _, key = ApiToken.issue(user=alice, name="ro", scope="read")
+        response = api_client.post(
+            URL, payload(), format="json", HTTP_AUTHORIZATION=f"Bearer {key}"
+        )
+        assert response.status_code == 403
+        _, key = ApiToken.issue(user=alice, name="rw", scope="write")
+        response = api_client.post(
+            URL, payload(), format="json", HTTP_AUTHORIZATION=f"Bearer {key}"
+        )
+        assert response.status_code == 201
+
+
+@pytest.mark.django_db
+def test_schema_is_openapi_3_and_docs_need_no_cdn(client, alice):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    assert "/api/v1/use-cases/" in schema.json()["paths"]
+    docs = client.get("/api/docs/").content.decode()
+    assert "cdn" not in docs.lower() and "/static/drf_spectacular_sidecar/" in docs
