@@ -243,5 +243,74 @@ class Transition(models.Model):
         raise PermissionError("Transitions are append-only.")
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit trail is append-only.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit trail is append-only.")
+
+
+class AuditEvent(models.Model):
+    """An append-only entry in the audit trail (assessments, guard refusals, ...).
+
+    Field changes come from the use-case's history and moves from `Transition`; every
+    other notable event, from any app, is recorded here with `record()`.
+    """
+
+    use_case = models.ForeignKey(
+        UseCase,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=60, db_index=True)  # e.g. "playground.refused"
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.summary}"
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        kind: str,
+        summary: str,
+        actor: User | None = None,
+        use_case: UseCase | None = None,
+        data: dict | None = None,
+    ) -> AuditEvent:
+        return cls.objects.create(
+            kind=kind,
+            summary=summary[:500],
+            actor=actor,
+            use_case=use_case,
+            data=data or {},
+        )
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit trail is append-only.")
+
+
 # Importable name for the status enum (the API schema names it once).
 UseCaseStatus = UseCase.Status
