@@ -16,6 +16,10 @@ class UseCaseAdmin(SimpleHistoryAdmin):
     search_fields = ("title", "description")
     inlines = [WorkloadInline]
 
+    # Use-cases are retired, never deleted: their audit trail must survive.
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
 
 @admin.register(Transition)
 class TransitionAdmin(admin.ModelAdmin):

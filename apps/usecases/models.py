@@ -214,11 +214,19 @@ class Workload(models.Model):
         return f"{self.share}% {self.get_task_type_display()}"
 
 
+class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("This record is append-only.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise PermissionError("This record is append-only.")
+
+
 class Transition(models.Model):
     """One move in a use-case's lifecycle; append-only."""
 
     use_case = models.ForeignKey(
-        UseCase, on_delete=models.CASCADE, related_name="transitions"
+        UseCase, on_delete=models.PROTECT, related_name="transitions"
     )
     from_status = models.CharField(max_length=20, choices=UseCase.Status.choices)
     to_status = models.CharField(max_length=20, choices=UseCase.Status.choices)
@@ -227,6 +235,8 @@ class Transition(models.Model):
     )
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -241,14 +251,6 @@ class Transition(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise PermissionError("Transitions are append-only.")
-
-
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("The audit trail is append-only.")
-
-    def delete(self):  # type: ignore[no-untyped-def]
-        raise PermissionError("The audit trail is append-only.")
 
 
 class AuditEvent(models.Model):
@@ -277,7 +279,7 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
