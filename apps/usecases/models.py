@@ -287,6 +287,14 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}: {self.summary}"
 
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit trail is append-only.")
+
     @classmethod
     def record(
         cls,
@@ -304,14 +312,6 @@ class AuditEvent(models.Model):
             use_case=use_case,
             data=data or {},
         )
-
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.pk is not None:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("The audit trail is append-only.")
 
 
 # Importable name for the status enum (the API schema names it once).
