@@ -106,6 +106,7 @@ def chromium():  # type: ignore[no-untyped-def]
         )
         yield browser
         browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
