@@ -93,4 +93,4 @@ def test_compose_settings_pass_the_deploy_check_on_postgres_and_redis(tmp_path):
         timeout=60,
     )
     assert broker.returncode == 0, broker.stderr
-    assert broker.stdout.strip().startswith("redis://127.0.0.1:6379")
+    assert "@127.0.0.1:6379/0" in broker.stdout
