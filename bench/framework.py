@@ -1,0 +1,113 @@
+"""Throughput of the pure decision engine on one core.
+
+Run: .venv/bin/python bench/framework.py [--seconds N]
+
+Prints evaluations a second for the same inputs again and again, for 1,000 varied
+inputs drawn from a fixed seed (the catalogue priced per token profile is reused
+across inputs that share one), for the same with that cache cleared before every
+evaluation, and with as_dict() included. The API part is added separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from apps.framework.engine import (
+    CAPABILITY_TIERS,
+    DATA_CLASSIFICATIONS,
+    DEFAULT_POLICY,
+    HORIZONS,
+    MLOPS_READINESS,
+    TASK_TYPES,
+    Inputs,
+    evaluate,
+    load_seed_catalogue,
+)
+
+TARGET = 5_000  # evaluations a second the engine should comfortably beat
+
+
+def varied_inputs(count: int, seed: int = 7) -> list[Inputs]:
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        tasks = rng.sample(TASK_TYPES, rng.choice([1, 1, 1, 2, 3]))
+        shares = [100 // len(tasks)] * len(tasks)
+        shares[0] += 100 - sum(shares)
+        data: dict[str, Any] = {
+            "data_classification": rng.choice(DATA_CLASSIFICATIONS),
+            "must_stay_in_infrastructure": rng.random() < 0.15,
+            "requests_per_day": rng.choice([800, 5_000, 20_000, 60_000, 400_000]),
+            "avg_input_tokens": rng.choice([300, 1_500, 4_000, 8_000]),
+            "avg_output_tokens": rng.choice([100, 500, 1_000]),
+            "workloads": [
+                {"task_type": t, "share": s} for t, s in zip(tasks, shares, strict=True)
+            ],
+            "capability_need": rng.choice(CAPABILITY_TIERS),
+            "mlops_readiness": rng.choice(MLOPS_READINESS),
+            "horizon": rng.choice(HORIZONS),
+            "fine_tuning_data": rng.random() < 0.3,
+        }
+        cases.append(Inputs.from_dict(data))
+    return cases
+
+
+def measure(run: Callable[[int], None], seconds: float) -> float:
+    """Evaluations a second, running batches until ``seconds`` have passed."""
+    done, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        run(done)
+        done += 200
+    return done / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    catalogue = load_seed_catalogue()
+    policy = DEFAULT_POLICY
+    cases = varied_inputs(1_000)
+    same = cases[0]
+
+    def repeat(_: int) -> None:
+        for _ in range(200):
+            evaluate(same, policy, catalogue)
+
+    def vary(offset: int) -> None:
+        for i in range(offset, offset + 200):
+            evaluate(cases[i % len(cases)], policy, catalogue)
+
+    def uncached(offset: int) -> None:
+        for i in range(offset, offset + 200):
+            catalogue.derived.clear()  # price the catalogue afresh every time
+            evaluate(cases[i % len(cases)], policy, catalogue)
+
+    def serialise(offset: int) -> None:
+        for i in range(offset, offset + 200):
+            evaluate(cases[i % len(cases)], policy, catalogue).as_dict()
+
+    repeat(0)  # warm up imports and caches
+    results = {
+        "same inputs": measure(repeat, args.seconds),
+        "varied inputs": measure(vary, args.seconds),
+        "varied inputs, no cache": measure(uncached, args.seconds),
+        "varied inputs + as_dict()": measure(serialise, args.seconds),
+    }
+    for name, rate in results.items():
+        print(f"engine, {name:27} {rate:10,.0f} evaluations/s (one core)")
+    worst = min(results.values())
+    verdict = "OK" if worst > TARGET else "BELOW TARGET"
+    print(f"target > {TARGET:,}/s: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
