@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     name = "apps.reviews"
     label = "reviews"
+
+    def ready(self) -> None:
+        from apps.usecases.panels import Panel, register_panel
+        from apps.usecases.signals import use_case_transitioned
+
+        from .notifications import on_use_case_transitioned
+
+        use_case_transitioned.connect(
+            on_use_case_transitioned, dispatch_uid="reviews.notify_transition"
+        )
+        register_panel(Panel("Board review", "reviews:thread", order=60))
+        register_panel(Panel("Audit trail", "reviews:timeline", order=90))

@@ -1,0 +1,156 @@
+"""The board's record of a review: decisions and the comment thread, append-only."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Prefetch
+
+from apps.usecases.models import AppendOnlyQuerySet, Transition, UseCase
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
+
+# The roles that read the board's internal notes.
+INTERNAL_READERS = ("board", "auditor")
+MENTION = re.compile(r"(?<![\w.@])@([\w.+-]{1,150})")
+
+
+class Pattern(models.TextChoices):
+    """The four outcomes of the framework (DESIGN §3), as the board can choose them."""
+
+    OPEN_SOURCE_SELF_HOSTED = "open_source_self_hosted", "Open-source, self-hosted"
+    OPEN_SOURCE_MANAGED = "open_source_managed", "Open-source, managed"
+    PROPRIETARY_API = "proprietary_api", "Proprietary API"
+    HYBRID = "hybrid", "Hybrid (routed per workload)"
+
+
+class AppendOnly(models.Model):
+    """Rows that, once written, are never changed or removed (the audit trail)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise PermissionError("The review record is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The review record is append-only.")
+
+
+class Decision(AppendOnly):
+    """The board's decision on a use-case: outcome, pattern, models and conditions."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Approve"
+        REJECTED = "rejected", "Reject"
+        CHANGES_REQUESTED = "changes_requested", "Request changes"
+
+    use_case = models.ForeignKey(
+        UseCase, on_delete=models.PROTECT, related_name="decisions"
+    )
+    transition = models.OneToOneField(
+        Transition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decision",
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    pattern = models.CharField(max_length=30, choices=Pattern.choices, blank=True)
+    # The framework's recommendation when the decision was made ("" when none).
+    recommended_pattern = models.CharField(
+        max_length=30, choices=Pattern.choices, blank=True
+    )
+    overrule_reason = models.TextField(blank=True)
+    chosen_models = models.JSONField(default=list, blank=True)
+    conditions = models.JSONField(default=list, blank=True)
+    comment = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.use_case_id}"
+
+    @property
+    def outcome_label(self) -> str:
+        """ "Approved", "Rejected" or "Changes requested" (the status it led to)."""
+        return str(UseCase.Status(self.outcome).label)
+
+    @property
+    def overrules(self) -> bool:
+        return bool(
+            self.pattern
+            and self.recommended_pattern
+            and self.pattern != self.recommended_pattern
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.outcome == self.Outcome.APPROVED and not self.pattern:
+            errors["pattern"] = "Choose the pattern the use-case is approved for."
+        if self.overrules and not self.overrule_reason.strip():
+            errors["overrule_reason"] = (
+                "The framework recommends "
+                f"{Pattern(self.recommended_pattern).label.lower()}; give the reason "
+                "for choosing otherwise."
+            )
+        if self.outcome == self.Outcome.CHANGES_REQUESTED and not (
+            self.comment.strip() or self.conditions
+        ):
+            errors["comment"] = "Say what needs to change."
+        if errors:
+            raise ValidationError(errors)
+
+
+def latest_decisions() -> Prefetch:
+    """Prefetch a use-case's decisions, newest last, with who made them."""
+    return Prefetch("decisions", queryset=Decision.objects.select_related("decided_by"))
+
+
+class CommentQuerySet(AppendOnlyQuerySet):
+    def visible_to(self, user: User) -> CommentQuerySet:
+        """Board-internal notes are for the board and auditors only."""
+        if user.has_role(*INTERNAL_READERS):
+            return self
+        return self.filter(internal=False)
+
+
+class Comment(AppendOnly):
+    """One message in a use-case's review thread; `internal` ones are board-only."""
+
+    use_case = models.ForeignKey(
+        UseCase, on_delete=models.PROTECT, related_name="review_comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField()
+    internal = models.BooleanField(
+        default=False, help_text="Board-internal note, hidden from the requester."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} on {self.use_case_id}"
+
+    def mentioned_usernames(self) -> list[str]:
+        return sorted({m.rstrip(".") for m in MENTION.findall(self.body)})
