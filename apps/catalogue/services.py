@@ -1,0 +1,258 @@
+"""Writes to the catalogue: seed loading, edits and price imports.
+
+Each records a new `PriceSnapshot` in the same transaction, keeps the old version of
+what it changed (simple-history) and, once committed, sends `catalogue_changed` so
+the framework can re-assess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import CatalogModel, GpuProfile, PriceSnapshot
+from .signals import catalogue_changed
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
+
+# The price fields an import may change, with the LiteLLM key each comes from.
+LITELLM_PRICES: dict[str, str] = {
+    "input_usd_per_mtok": "input_cost_per_token",
+    "output_usd_per_mtok": "output_cost_per_token",
+    "cached_input_usd_per_mtok": "cache_read_input_token_cost",
+    "batch_input_usd_per_mtok": "input_cost_per_token_batches",
+    "batch_output_usd_per_mtok": "output_cost_per_token_batches",
+    "long_context_input_usd_per_mtok": "input_cost_per_token_above_200k_tokens",
+}
+LONG_CONTEXT_THRESHOLD = 200_000
+_LITELLM_KEY_IN_SOURCE = re.compile(r"key '([^']+)'")
+
+
+def _announce(snapshot: PriceSnapshot, reason: str) -> None:
+    transaction.on_commit(
+        lambda: catalogue_changed.send(
+            sender=PriceSnapshot, snapshot=snapshot, reason=reason
+        )
+    )
+
+
+def record_price_snapshot(
+    *,
+    source: str,
+    by: User | None = None,
+    date: dt.date | None = None,
+    kind: str = "edit",
+) -> PriceSnapshot:
+    """A new snapshot naming the catalogue as it is after this change."""
+    day = date or timezone.localdate()
+    return PriceSnapshot.objects.create(
+        key=f"{day.isoformat()}-{kind}-{secrets.token_hex(3)}",
+        source=source[:2000],
+        date=day,
+        created_by=by,
+    )
+
+
+@transaction.atomic
+def save_catalogue_model(
+    *, model: CatalogModel, by: User | None, reason: str = ""
+) -> PriceSnapshot:
+    """Save an edited (or new) catalogue model and record the change."""
+    created = model.pk is None
+    what = f"{'added' if created else 'edited'} {model.name}"
+    model._change_reason = (reason or what)[:100]  # type: ignore[attr-defined]
+    model.save()
+    who = by.username if by is not None else "system"
+    snapshot = record_price_snapshot(
+        source=f"Catalogue edit by {who}: {what}" + (f" ({reason})" if reason else ""),
+        by=by,
+    )
+    _announce(snapshot, what)
+    return snapshot
+
+
+@transaction.atomic
+def save_gpu_profile(
+    *, profile: GpuProfile, by: User | None, reason: str = ""
+) -> PriceSnapshot:
+    """Save an edited (or new) GPU profile; a new default replaces the old one."""
+    created = profile.pk is None
+    what = f"{'added' if created else 'edited'} GPU profile {profile.name}"
+    if profile.is_default:
+        for other in GpuProfile.objects.filter(is_default=True).exclude(pk=profile.pk):
+            other.is_default = False
+            other._change_reason = f"default moved to {profile.key}"  # type: ignore[attr-defined]
+            other.save(update_fields=["is_default", "updated_at"])
+    profile._change_reason = (reason or what)[:100]  # type: ignore[attr-defined]
+    profile.save()
+    who = by.username if by is not None else "system"
+    snapshot = record_price_snapshot(
+        source=f"Catalogue edit by {who}: {what}" + (f" ({reason})" if reason else ""),
+        by=by,
+    )
+    _announce(snapshot, what)
+    return snapshot
+
+
+def _litellm_key(item: Mapping[str, Any]) -> str:
+    match = _LITELLM_KEY_IN_SOURCE.search(item.get("price_source") or "")
+    return match.group(1) if match else ""
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+@transaction.atomic
+def load_catalogue_data(
+    *, data: Mapping[str, Any], by: User | None = None
+) -> tuple[PriceSnapshot, bool]:
+    """Load a catalogue in the seed_catalogue.json shape; idempotent by snapshot id.
+
+    Validated by the engine first, so a bad file changes nothing. Returns the
+    snapshot and whether anything was loaded.
+    """
+    # The engine is pure Python (no Django), so the catalogue may use its parser.
+    from apps.framework.engine import load_catalogue
+
+    parsed = load_catalogue(data)
+    existing = PriceSnapshot.objects.filter(key=parsed.snapshot.id).first()
+    if existing is not None:
+        return existing, False
+    gpus: dict[str, GpuProfile] = {}
+    for gpu in parsed.gpu_profiles:
+        values = gpu.as_dict()
+        key = values.pop("key")
+        values["usd_per_gpu_hour"] = _decimal(values["usd_per_gpu_hour"])
+        values["price_date"] = _date(values["price_date"])
+        values["is_default"] = key == parsed.default_gpu_profile
+        if values["is_default"]:
+            GpuProfile.objects.filter(is_default=True).exclude(key=key).update(
+                is_default=False
+            )
+        gpus[key], _ = GpuProfile.objects.update_or_create(key=key, defaults=values)
+    raw_models = {m.get("key"): m for m in data.get("models", [])}
+    for spec in parsed.models:
+        values = spec.as_dict()
+        key = values.pop("key")
+        for name in (*LITELLM_PRICES, "params_b"):
+            values[name] = _decimal(values[name])
+        values["price_date"] = _date(values["price_date"])
+        values["deprecation_date"] = _date(values["deprecation_date"])
+        values["gpu_profile"] = gpus.get(values["gpu_profile"] or "")
+        values["litellm_key"] = _litellm_key(raw_models.get(key, {}))
+        values["active"] = True
+        CatalogModel.objects.update_or_create(key=key, defaults=values)
+    snapshot = PriceSnapshot.objects.create(
+        key=parsed.snapshot.id,
+        source=parsed.snapshot.source,
+        date=dt.date.fromisoformat(parsed.snapshot.date),
+        created_by=by,
+    )
+    _announce(snapshot, "catalogue loaded")
+    return snapshot, True
+
+
+@dataclass
+class PriceImport:
+    """What an import of a LiteLLM price file found and changed."""
+
+    snapshot: PriceSnapshot | None = None
+    matched: list[str] = field(default_factory=list)
+    changed: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+    unmatched: list[str] = field(default_factory=list)
+
+
+def _per_mtok(value: Any) -> Decimal | None:
+    """USD a token (LiteLLM) to USD a million tokens, or None when absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return (Decimal(str(value)) * 1_000_000).quantize(Decimal("0.000001"))
+
+
+def _import_values(entry: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, litellm_name in LITELLM_PRICES.items():
+        price = _per_mtok(entry.get(litellm_name))
+        if price is not None:
+            values[name] = price
+    if "long_context_input_usd_per_mtok" in values:
+        values["long_context_threshold_tokens"] = LONG_CONTEXT_THRESHOLD
+    window = entry.get("max_input_tokens")
+    if isinstance(window, int) and not isinstance(window, bool) and window > 0:
+        values["context_window"] = window
+    deprecation = entry.get("deprecation_date")
+    if isinstance(deprecation, str):
+        with contextlib.suppress(ValueError):  # LiteLLM's free text is ignored
+            values["deprecation_date"] = dt.date.fromisoformat(deprecation)
+    return values
+
+
+@transaction.atomic
+def import_litellm_prices(
+    *,
+    prices: Mapping[str, Any],
+    source: str,
+    date: dt.date | None = None,
+    by: User | None = None,
+    dry_run: bool = False,
+) -> PriceImport:
+    """Refresh token prices from a LiteLLM `model_prices_and_context_window.json`.
+
+    Models are matched on `litellm_key` (else `key`); only fields the file carries
+    are changed. One snapshot is recorded when anything changed (none on a dry run).
+    """
+    if not isinstance(prices, Mapping):
+        raise ValueError("The price file must be a JSON object keyed by model name.")
+    day = date or timezone.localdate()
+    report = PriceImport()
+    for model in CatalogModel.objects.select_for_update().order_by("key"):
+        name = model.litellm_key or model.key
+        entry = prices.get(name)
+        if not isinstance(entry, Mapping):
+            if model.input_usd_per_mtok is not None:
+                report.unmatched.append(model.key)
+            continue
+        report.matched.append(model.key)
+        changes = {
+            field_name: (getattr(model, field_name), value)
+            for field_name, value in _import_values(entry).items()
+            if getattr(model, field_name) != value
+        }
+        if not changes:
+            continue
+        report.changed[model.key] = changes
+        if dry_run:
+            continue
+        for field_name, (_old, new) in changes.items():
+            setattr(model, field_name, new)
+        model.price_source = f"{source}, key '{name}'"[:2000]
+        model.price_date = day
+        model._change_reason = f"prices imported from {source}"[:100]  # type: ignore[attr-defined]
+        model.save()
+    if report.changed and not dry_run:
+        report.snapshot = record_price_snapshot(
+            source=f"{source}: {len(report.changed)} model(s) changed",
+            by=by,
+            date=day,
+            kind="litellm",
+        )
+        _announce(report.snapshot, "prices imported")
+    return report

@@ -1,0 +1,9 @@
+"""Hooks for apps to the right of the catalogue (framework) without importing them.
+
+`catalogue_changed` is sent after the transaction that recorded a new price snapshot
+commits, with `snapshot` and `reason`; the framework re-assesses on it.
+"""
+
+from django.dispatch import Signal
+
+catalogue_changed = Signal()
