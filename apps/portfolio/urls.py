@@ -1,4 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "portfolio"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("export/<slug:table>.csv", views.export, name="export"),
+    path("board-pack/", views.board_pack, name="board_pack"),
+    path("budgets/", views.budget_list, name="budgets"),
+    path("budgets/new/", views.budget_create, name="budget_create"),
+    path("budgets/<int:pk>/edit/", views.budget_edit, name="budget_edit"),
+    path("budgets/<int:pk>/delete/", views.budget_delete, name="budget_delete"),
+]

@@ -1,0 +1,380 @@
+"""`/api/v1/portfolio/summary/` and `/api/v1/spend/`: the portfolio for tools.
+
+Both read the daily rollups through :mod:`apps.portfolio.queries`, the same code
+as the pages, so a requester gets only their team's use-cases' spend.
+`/spend/?format=csv` returns every row as CSV (no pagination).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Team
+from apps.api.pagination import PageNumberPagination
+from apps.portfolio import exports
+from apps.portfolio.access import can_view_portfolio
+from apps.portfolio.queries import (
+    DEFAULT_PERIOD,
+    GROUPS,
+    OUTCOME_LABELS,
+    PERIODS,
+    Filters,
+    add_months,
+    build_overview,
+    spend_rows,
+    utc_today,
+)
+
+#: The longest date range one spend request may cover.
+MAX_SPEND_DAYS = 3 * 366
+
+
+class CSVRenderer(BaseRenderer):
+    """Rows (a list of flat dicts, or a page's ``results``) as CSV."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, dict):
+            data = data.get("results", [data])
+        rows = list(data or [])
+        view = (renderer_context or {}).get("view")
+        header = list(getattr(view, "csv_header", None) or (rows[0] if rows else []))
+        text = exports.write_csv(
+            header, ([row.get(k, "") for k in header] for row in rows)
+        )
+        return text.encode(self.charset)
+
+
+class CanViewPortfolio(permissions.BasePermission):
+    message = "Your role does not open the portfolio."
+
+    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+        return can_view_portfolio(request.user)
+
+
+class PortfolioAPIView(APIView):
+    permission_classes = [
+        permissions.IsAuthenticated,
+        CanViewPortfolio,
+    ]
+
+
+# Spend.
+
+
+class SpendQuerySerializer(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=sorted(GROUPS))
+    period = serializers.ChoiceField(choices=["month", "day"], default="month")
+    start = serializers.DateField(
+        required=False, help_text="First day (inclusive); default 11 months ago."
+    )
+    end = serializers.DateField(
+        required=False, help_text="Last day (inclusive); default today (UTC)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        today = utc_today()
+        end = attrs.get("end") or today
+        start = attrs.get("start") or add_months(min(end, today), -11)
+        if start > end:
+            raise serializers.ValidationError({"start": ["Start is after end."]})
+        if (end - start).days > MAX_SPEND_DAYS:
+            raise serializers.ValidationError(
+                {"end": [f"Ask for at most {MAX_SPEND_DAYS} days at once."]}
+            )
+        return {**attrs, "start": start, "end": end}
+
+
+class SpendRowSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM (by month) or YYYY-MM-DD.")
+    group_by = serializers.CharField()
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The vendor or model name, or the use-case or team id (as text).",
+    )
+    label = serializers.CharField(allow_null=True)
+    requests = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=18, decimal_places=2)
+
+
+class SpendPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SpendRowSerializer(many=True)
+
+
+class SpendView(PortfolioAPIView):
+    """Collected spend and usage, grouped by vendor, use-case, team or model."""
+
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    csv_header = [
+        "period",
+        "group_by",
+        "key",
+        "label",
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+    ]
+
+    @extend_schema(
+        operation_id="spend_list",
+        parameters=[
+            SpendQuerySerializer,
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=["json", "csv"],
+                description="`csv`: every row as CSV, without pagination.",
+            ),
+        ],
+        responses={
+            (200, "application/json"): SpendPageSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="Every row (no pagination)."
+            ),
+            (400, "application/json"): OpenApiResponse(
+                description="Field errors, e.g. a bad group_by."
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = SpendQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rows = spend_rows(
+            user=request.user,
+            group_by=params["group_by"],
+            start=params["start"],
+            end=params["end"],
+            period=params["period"],
+        )
+        shape = _spend_row_shaper(params["group_by"], params["period"])
+        if request.accepted_renderer.format == "csv":
+            return Response([shape(row) for row in rows])
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        data = SpendRowSerializer([shape(row) for row in page], many=True).data
+        return paginator.get_paginated_response(data)
+
+    def finalize_response(self, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Errors are JSON whatever format was asked for.
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), CSVRenderer
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _spend_row_shaper(group_by: str, period: str):  # type: ignore[no-untyped-def]
+    key_field, label_field = GROUPS[group_by]
+
+    def shape(row: dict[str, Any]) -> dict[str, Any]:
+        day = row["period"]
+        if isinstance(day, datetime):  # some backends truncate to a date-time
+            day = day.date()
+        return {
+            "period": day.strftime("%Y-%m") if period == "month" else day.isoformat(),
+            "group_by": group_by,
+            "key": row[key_field],
+            "label": row[label_field],
+            "requests": row["requests"] or 0,
+            "input_tokens": row["input_tokens"] or 0,
+            "output_tokens": row["output_tokens"] or 0,
+            "cost": exports.money(row["cost"] or 0),
+        }
+
+    return shape
+
+
+# Summary.
+
+
+class PortfolioSummaryQuerySerializer(serializers.Serializer):
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    outcome = serializers.ChoiceField(choices=list(OUTCOME_LABELS), required=False)
+    period = serializers.ChoiceField(choices=list(PERIODS), default=DEFAULT_PERIOD)
+
+
+class MoneyField(serializers.DecimalField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=18, decimal_places=2, **kwargs)
+
+
+class PortfolioAllocationSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=list(OUTCOME_LABELS))
+    label = serializers.CharField()
+    use_cases = serializers.IntegerField()
+    requests_per_day = serializers.FloatField()
+    declared_requests_per_day = serializers.IntegerField()
+    spend_in_period = MoneyField(source="period_cost")
+    monthly_spend = MoneyField()
+
+
+class SpendSeriesSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    values = serializers.ListField(child=MoneyField())
+    total = MoneyField()
+
+
+class UseCaseSpendSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    team = serializers.CharField()
+    status = serializers.CharField()
+    outcome = serializers.CharField()
+    estimate_monthly = MoneyField(source="estimate", allow_null=True)
+    actual_this_month = MoneyField(source="mtd_cost")
+    actual_last_30_days = MoneyField(source="last30_cost")
+    gap = MoneyField(allow_null=True)
+    spend_in_period = MoneyField(source="period_cost")
+    requests_in_period = serializers.IntegerField(source="period_requests")
+
+
+class FlaggedUseCaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    team = serializers.CharField()
+    outcome = serializers.CharField()
+    reassessment_flagged_at = serializers.DateTimeField(source="flagged_at")
+    reassessment_reason = serializers.CharField(source="flag_reason")
+
+
+class BudgetStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="budget.pk")
+    scope = serializers.ChoiceField(choices=["team", "use_case"], source="budget.scope")
+    team = serializers.IntegerField(source="budget.team_id", allow_null=True)
+    use_case = serializers.IntegerField(source="budget.use_case_id", allow_null=True)
+    monthly_amount = MoneyField(source="amount")
+    spent_this_month = MoneyField(source="spent")
+    run_rate_a_day = MoneyField(source="run_rate")
+    days_left = serializers.IntegerField()
+    forecast = MoneyField()
+    state = serializers.ChoiceField(choices=["ok", "warning", "over"])
+    alert = serializers.BooleanField()
+
+
+class SummaryPeriodSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(choices=list(PERIODS))
+    label = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class SummaryTotalsSerializer(serializers.Serializer):
+    use_cases = serializers.IntegerField(help_text="Use-cases in the allocation.")
+    spend_in_period = MoneyField()
+    requests_in_period = serializers.IntegerField()
+    requests_per_day = serializers.FloatField()
+    spend_this_month = MoneyField()
+    spend_last_30_days = MoneyField()
+    unallocated_spend = MoneyField(
+        help_text="Spend not on an allocated use-case (idle capacity, team-level "
+        "mappings, retired use-cases)."
+    )
+    budget_alerts = serializers.IntegerField()
+
+
+class PortfolioSummarySerializer(serializers.Serializer):
+    period = SummaryPeriodSerializer()
+    totals = SummaryTotalsSerializer()
+    months = serializers.ListField(child=serializers.CharField())
+    allocation = PortfolioAllocationSerializer(many=True)
+    spend_by_vendor = SpendSeriesSerializer(many=True)
+    spend_by_team = SpendSeriesSerializer(many=True)
+    top_use_cases = UseCaseSpendSerializer(many=True)
+    estimates = UseCaseSpendSerializer(many=True)
+    flagged = FlaggedUseCaseSerializer(many=True)
+    budgets = BudgetStatusSerializer(many=True)
+
+
+class PortfolioSummaryView(PortfolioAPIView):
+    """The portfolio overview's numbers: allocation, spend, estimates, budgets."""
+
+    @extend_schema(
+        operation_id="portfolio_summary",
+        parameters=[PortfolioSummaryQuerySerializer],
+        responses={
+            200: PortfolioSummarySerializer,
+            400: OpenApiResponse(description="Field errors, e.g. a bad period."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = PortfolioSummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        team = params.get("team")
+        if (
+            team is not None
+            and not request.user.reads_everything
+            and team.pk != request.user.team_id
+        ):
+            raise serializers.ValidationError(
+                {"team": ["You can only ask for your own team."]}
+            )
+        filters = Filters(
+            team_id=team.pk if team else None,
+            outcome=params.get("outcome"),
+            period=params["period"],
+        )
+        overview = build_overview(user=request.user, filters=filters)
+        data = {
+            "period": {
+                "name": filters.period,
+                "label": overview.period_label,
+                "start": overview.start,
+                "end": overview.end,
+            },
+            "totals": {
+                "use_cases": overview.allocation_count,
+                "spend_in_period": overview.period_cost,
+                "requests_in_period": overview.period_requests,
+                "requests_per_day": round(overview.requests_per_day, 2),
+                "spend_this_month": overview.mtd_cost,
+                "spend_last_30_days": overview.last30_cost,
+                "unallocated_spend": overview.unallocated_cost,
+                "budget_alerts": len(overview.alerts),
+            },
+            "months": [m.strftime("%Y-%m") for m in overview.by_vendor.months],
+            "allocation": overview.allocation,
+            "spend_by_vendor": _series(overview.by_vendor),
+            "spend_by_team": _series(overview.by_team),
+            "top_use_cases": overview.top_use_cases,
+            "estimates": overview.estimates,
+            "flagged": overview.flagged,
+            "budgets": overview.budgets,
+        }
+        return Response(PortfolioSummarySerializer(data).data)
+
+
+def _series(series: Any) -> list[dict[str, Any]]:
+    return [
+        {"label": label, "values": values, "total": total}
+        for label, values, total in series.rows()
+    ]
