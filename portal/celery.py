@@ -19,4 +19,8 @@ app.conf.beat_schedule = {
         "task": "apps.endpoints.tasks.flag_drifted_use_cases",
         "schedule": 3600.0,
     },
+    "record-budget-alerts": {
+        "task": "apps.portfolio.tasks.record_budget_alerts",
+        "schedule": 3600.0,
+    },
 }

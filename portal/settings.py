@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Weak ETags and 304s on reads under /api/v1/ (innermost: hashes the final body).
+    "apps.api.etag.ApiConditionalGetMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -195,6 +197,8 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://localhost:8000")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
+    # kombu's own filesystem transport can lose a message read mid-write.
+    CELERY_BROKER_TRANSPORT = "apps.core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
@@ -233,6 +237,7 @@ REST_FRAMEWORK = {
         "playground": os.environ.get("PLAYGROUND_THROTTLE_RATE", "30/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "apps.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Portfolio Portal API",
@@ -244,7 +249,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"UseCaseStatusEnum": "apps.usecases.models.UseCaseStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "UseCaseStatusEnum": "apps.usecases.models.UseCaseStatus",
+        "AssessmentOutcomeEnum": "apps.framework.models.Outcome",
+        "TaskTypeEnum": "apps.usecases.models.TaskType",
+        "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
+        "PatternEnum": "apps.reviews.models.Pattern",
+    },
+    # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.api.schema.describe_errors",
+    ],
 }
 
 # Outbound calls to serving endpoints: loopback and private ranges only when listed.

@@ -23,5 +23,10 @@ urlpatterns = [
     path("portfolio/", include("apps.portfolio.urls")),
     path("playground/", include("apps.playground.urls")),
     path("api/", include("apps.api.urls")),
+    path("tokens/", include("apps.accounts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, the usual pages elsewhere (apps/api/exceptions.py).
+handler404 = "apps.api.exceptions.page_not_found"
+handler500 = "apps.api.exceptions.server_error"

@@ -1,6 +1,176 @@
-"""OpenAPI descriptions for the portal's own pieces (bearer tokens)."""
+"""OpenAPI descriptions for the portal's own pieces: bearer tokens and errors.
+
+:func:`describe_errors` is a drf-spectacular postprocessing hook: it adds the
+error responses every operation can give (400, 401, 403, 404, 409, 429, with the
+shapes :mod:`apps.api.exceptions` produces), the 304 of a conditional GET and the
+``?format=csv`` parameter where a list offers CSV, so resource modules describe
+only their successes. A response an operation already documents is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
+
+ERROR_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "Every error: a message for people and a code for programs.",
+        "properties": {
+            "detail": {"type": "string", "description": "What went wrong."},
+            "code": {
+                "type": "string",
+                "description": "Stable, machine-readable: `not_authenticated`, "
+                "`authentication_failed`, `permission_denied`, `not_found`, "
+                "`method_not_allowed`, `throttled`, `conflict`…",
+            },
+        },
+        "required": ["detail"],
+    },
+    "ValidationError": {
+        "type": "object",
+        "description": "A 400: `detail` names the first problem; every other key is "
+        "a field (or `non_field_errors`) mapped to its messages, nested like the "
+        "input for nested objects and lists.",
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {
+                "type": "string",
+                "description": "`invalid` for field errors, `parse_error` for a body "
+                "that is not valid JSON.",
+            },
+            "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["detail"],
+        "additionalProperties": {},
+    },
+}
+
+
+def _json(schema: dict, description: str, example: dict) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema, "example": example}},
+    }
+
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next request.",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+}
+
+RESPONSES: dict[str, dict[str, Any]] = {
+    "400": _json(
+        VALIDATION_ERROR,
+        "Invalid input: field errors keyed by field name.",
+        {
+            "detail": "requests_per_day: Ensure this value is greater than or equal to 0.",
+            "code": "invalid",
+            "requests_per_day": ["Ensure this value is greater than or equal to 0."],
+        },
+    ),
+    "401": _json(
+        ERROR,
+        "No credentials, or an invalid, expired or revoked token.",
+        {
+            "detail": "Invalid, expired or revoked token.",
+            "code": "authentication_failed",
+        },
+    ),
+    "403": _json(
+        ERROR,
+        "Authenticated, but the role or the token's scope does not allow this.",
+        {"detail": "This API token is read-only.", "code": "permission_denied"},
+    ),
+    "404": _json(
+        ERROR,
+        "No such object, or not one you may see; also an out-of-range page.",
+        {"detail": "No UseCase matches the given query.", "code": "not_found"},
+    ),
+    "409": _json(
+        ERROR,
+        "The object's state does not allow this now (e.g. an illegal transition).",
+        {"detail": "A submitted use-case cannot move to live.", "code": "conflict"},
+    ),
+    "429": {
+        **_json(
+            ERROR,
+            "Too many requests for this token; wait `Retry-After` seconds.",
+            {
+                "detail": "Request was throttled. Expected available in 12 seconds.",
+                "code": "throttled",
+            },
+        ),
+        "headers": RETRY_AFTER,
+    },
+}
+
+NOT_MODIFIED = {
+    "description": "Not modified: the `If-None-Match` ETag still matches; no body.",
+    "headers": {"ETag": {"schema": {"type": "string"}}},
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "An ETag from an earlier response; a 304 if nothing changed.",
+}
+FORMAT_PARAMETER = {
+    "in": "query",
+    "name": "format",
+    "required": False,
+    "schema": {"type": "string", "enum": ["json", "csv"]},
+    "description": "`csv` for a spreadsheet: one row per result, nested fields as "
+    "dotted columns.",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    parameters = operation.get("parameters", [])
+    has_query = any(p.get("in") == "query" for p in parameters)
+    statuses = ["401"]
+    if {} not in operation.get("security", [{}]):  # an open endpoint never says 403
+        statuses.append("403")
+    if "{" in path or has_query:
+        statuses.append("404")
+    if "requestBody" in operation or has_query or method in WRITE_METHODS:
+        statuses.append("400")
+    if method in WRITE_METHODS:
+        statuses.append("409")
+    statuses.append("429")
+    return statuses
+
+
+def describe_errors(result, generator, request, public):  # type: ignore[no-untyped-def]
+    """drf-spectacular postprocessing hook (see the module docstring)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in ERROR_SCHEMAS.items():
+        schemas.setdefault(name, schema)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code in _error_statuses(path, method, operation):
+                responses.setdefault(code, RESPONSES[code])
+            if method != "get":
+                continue
+            responses.setdefault("304", NOT_MODIFIED)
+            parameters = operation.setdefault("parameters", [])
+            names = {(p.get("in"), p.get("name")) for p in parameters}
+            if ("header", "If-None-Match") not in names:
+                parameters.append(IF_NONE_MATCH)
+            ok = responses.get("200", {}).get("content", {})
+            if "text/csv" in ok and ("query", "format") not in names:
+                parameters.append(FORMAT_PARAMETER)
+    return result
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -11,5 +181,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token from `issue_api_token` or the tokens page.",
+            "description": "An API token from the tokens page (platform) or "
+            "`manage.py issue_api_token`: `Authorization: Bearer aip_…`. "
+            "Read-only tokens may only GET.",
         }

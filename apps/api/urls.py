@@ -4,12 +4,59 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import usecases
+from . import (
+    catalogue,
+    endpoints,
+    framework,
+    ping,
+    playground,
+    portfolio,
+    reviews,
+    usecases,
+)
 
 router = DefaultRouter()
 router.register("use-cases", usecases.UseCaseViewSet, basename="use-case")
+router.register(
+    "playground/runs", playground.PlaygroundRunViewSet, basename="playground-run"
+)
+router.register(
+    "playground/test-sets", playground.TestSetViewSet, basename="playground-test-set"
+)
+router.register(
+    "playground/test-set-runs",
+    playground.TestSetRunViewSet,
+    basename="playground-test-set-run",
+)
+router.register(
+    r"use-cases/(?P<use_case_pk>[0-9]+)/assessments",
+    framework.UseCaseAssessmentViewSet,
+    basename="use-case-assessment",
+)
+router.register("framework/evaluate", framework.EvaluateViewSet, basename="evaluate")
+router.register("catalogue/models", catalogue.CatalogModelViewSet)
+router.register("catalogue/gpu-profiles", catalogue.GpuProfileViewSet)
+router.register("endpoints", endpoints.EndpointViewSet, basename="endpoint")
+router.register("usage", endpoints.UsageViewSet, basename="usage")
 
 urlpatterns = [
+    path(
+        "v1/use-cases/<int:pk>/decision/",
+        reviews.DecisionView.as_view(),
+        name="use-case-decision",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/timeline/",
+        reviews.TimelineView.as_view(),
+        name="use-case-timeline",
+    ),
+    path("v1/ping/", ping.ping, name="ping"),
+    path(
+        "v1/portfolio/summary/",
+        portfolio.PortfolioSummaryView.as_view(),
+        name="portfolio-summary",
+    ),
+    path("v1/spend/", portfolio.SpendView.as_view(), name="spend"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

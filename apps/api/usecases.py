@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from apps.accounts.models import Team
+from apps.reviews.models import latest_decisions
 from apps.usecases import lifecycle, services
 from apps.usecases.filters import UseCaseFilter
 from apps.usecases.models import SpecialCategory, UseCase, Workload
+
+from .renderers import CSVListMixin
+from .reviews import DecisionSerializer
 
 
 class WorkloadSerializer(serializers.ModelSerializer):
@@ -38,6 +42,7 @@ class UseCaseSerializer(serializers.ModelSerializer):
         default=list,
     )
     workloads = WorkloadSerializer(many=True)
+    decision = serializers.SerializerMethodField()
 
     class Meta:
         model = UseCase
@@ -66,6 +71,7 @@ class UseCaseSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "submitted_at",
+            "decision",
         ]
         read_only_fields = [
             "status",
@@ -74,6 +80,12 @@ class UseCaseSerializer(serializers.ModelSerializer):
             "updated_at",
             "submitted_at",
         ]
+
+    @extend_schema_field(DecisionSerializer(allow_null=True))
+    def get_decision(self, obj: UseCase) -> dict | None:
+        """The board's latest decision (prefetched by the viewset)."""
+        decisions = list(obj.decisions.all())
+        return DecisionSerializer(decisions[-1]).data if decisions else None
 
     def validate_special_categories(self, value: list[str]) -> list[str]:
         return sorted(set(value))
@@ -114,7 +126,7 @@ class UseCaseSerializer(serializers.ModelSerializer):
         )
 
 
-class UseCaseViewSet(viewsets.ModelViewSet):
+class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     serializer_class = UseCaseSerializer
     filterset_class = UseCaseFilter
     ordering_fields = ["updated_at", "created_at", "title", "requests_per_day"]
@@ -122,7 +134,11 @@ class UseCaseViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return UseCase.objects.visible_to(self.request.user).for_list()
+        return (
+            UseCase.objects.visible_to(self.request.user)
+            .for_list()
+            .prefetch_related(latest_decisions())
+        )
 
     def create(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         # Checked before validation, so other roles learn nothing from field errors.

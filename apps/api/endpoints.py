@@ -1,0 +1,216 @@
+"""`/api/v1/endpoints/` and `/api/v1/usage/`: serving endpoints and their usage rows.
+
+The API key is write-only: accepted on POST/PATCH, never returned (``has_api_key``
+says whether one is stored).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import django_filters
+from django.db.models import Prefetch
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
+
+from apps.core.http import UnsafeURL
+from apps.endpoints import services
+from apps.endpoints.access import can_manage_endpoints
+from apps.endpoints.models import EndpointMapping, ServingEndpoint, UsageSample
+from apps.usecases.models import UseCase
+
+
+class MappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EndpointMapping
+        fields = ["id", "model_name", "project_id", "api_key_id", "use_case", "team"]
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        max_length=2000,
+        help_text="Write-only; blank or absent keeps the stored key.",
+        style={"input_type": "password"},
+    )
+    has_api_key = serializers.BooleanField(read_only=True)
+    vendor = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    mappings = MappingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ServingEndpoint
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "base_url",
+            "location",
+            "api_key",
+            "has_api_key",
+            "enabled",
+            "poll_interval_seconds",
+            "hourly_cost",
+            "input_usd_per_mtok",
+            "output_usd_per_mtok",
+            "vendor",
+            "chat_capable",
+            "served_models",
+            "health",
+            "last_polled_at",
+            "last_success_at",
+            "last_error",
+            "consecutive_failures",
+            "next_poll_at",
+            "mappings",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "health",
+            "last_polled_at",
+            "last_success_at",
+            "last_error",
+            "consecutive_failures",
+            "next_poll_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_base_url(self, value: str) -> str:
+        value = value.strip()
+        problem = services.base_url_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_served_models(self, value: object) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise serializers.ValidationError("Give a list of model names.")
+        return sorted(set(value))
+
+    def save_with(self, *, by) -> ServingEndpoint:  # type: ignore[no-untyped-def]
+        data = dict(self.validated_data)
+        api_key = data.pop("api_key", "") or None
+        try:
+            return services.save_endpoint(
+                endpoint=self.instance, fields=data, api_key=api_key, by=by
+            )
+        except UnsafeURL as exc:
+            raise serializers.ValidationError({"base_url": [exc.message]}) from None
+
+
+class EndpointViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Serving endpoints; platform registers and changes them, others read."""
+
+    serializer_class = EndpointSerializer
+    filterset_fields = ["kind", "location", "health", "enabled"]
+    ordering_fields = ["name", "last_success_at"]
+    search_fields = ["name"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        user = self.request.user
+        mappings = EndpointMapping.objects.all()
+        if not user.reads_everything:
+            mappings = mappings.filter(
+                use_case__in=UseCase.objects.visible_to(user).values("pk")
+            )
+        return (
+            ServingEndpoint.objects.visible_to(user)
+            .prefetch_related(Prefetch("mappings", queryset=mappings))
+            .order_by("name")
+        )
+
+    def check_permissions(self, request):  # type: ignore[no-untyped-def]
+        super().check_permissions(request)
+        if request.method not in permissions.SAFE_METHODS and not can_manage_endpoints(
+            request.user
+        ):
+            raise PermissionDenied("Only the ML platform team changes endpoints.")
+
+    def perform_create(self, serializer: EndpointSerializer) -> None:
+        serializer.instance = serializer.save_with(by=self.request.user)
+
+    def perform_update(self, serializer: EndpointSerializer) -> None:
+        serializer.instance = serializer.save_with(by=self.request.user)
+
+
+class UsageSerializer(serializers.ModelSerializer):
+    endpoint_name = serializers.CharField(source="endpoint.name", read_only=True)
+
+    class Meta:
+        model = UsageSample
+        fields = [
+            "id",
+            "endpoint",
+            "endpoint_name",
+            "model",
+            "use_case",
+            "team",
+            "series",
+            "bucket_start",
+            "bucket_end",
+            "requests",
+            "input_tokens",
+            "output_tokens",
+            "cached_input_tokens",
+            "cost",
+        ]
+
+
+class UsageFilter(django_filters.FilterSet):
+    """``start`` and ``end`` take a date (whole days, UTC) or a date-time."""
+
+    start = django_filters.CharFilter(method="filter_start")
+    end = django_filters.CharFilter(method="filter_end")
+
+    class Meta:
+        model = UsageSample
+        fields = ["endpoint", "use_case", "model"]
+
+    def filter_start(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        return queryset.filter(bucket_start__gte=_moment(value, end=False))
+
+    def filter_end(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        moment = _moment(value, end=True)
+        return queryset.filter(bucket_start__lt=moment)
+
+
+def _moment(value: str, *, end: bool) -> datetime:
+    day = parse_date(value)
+    if day is not None:
+        if end:  # an end date includes that whole day
+            day += timedelta(days=1)
+        return datetime.combine(day, time.min, tzinfo=UTC)
+    moment = parse_datetime(value)
+    if moment is None:
+        raise serializers.ValidationError(
+            {"end" if end else "start": ["Give a date or a date-time (ISO 8601)."]}
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class UsageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Usage rows per endpoint, series and time bucket, of use-cases you can see."""
+
+    serializer_class = UsageSerializer
+    filterset_class = UsageFilter
+    ordering_fields = ["bucket_start", "requests", "cost"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return (
+            UsageSample.objects.visible_to(self.request.user)
+            .filter(measure=UsageSample.Measure.USAGE)
+            .select_related("endpoint")
+            .order_by("-bucket_start", "pk")
+        )

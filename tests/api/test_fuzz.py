@@ -1,0 +1,83 @@
+"""schemathesis against the real app, in-process: no 5xx, every response as documented.
+
+Bounded and deterministic: a few examples per operation (derandomized), each sent
+with a superuser's and a requester's read-write token, over the demo data.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+
+from apps.accounts.models import ApiToken, User
+from portal.wsgi import application
+
+pytestmark = pytest.mark.fuzz
+
+EXAMPLES_PER_OPERATION = 6
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def demo_callers(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """The demo data, seeded once for the module and rolled back after it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        # seed_demo refuses to run without DEBUG (it creates known passwords).
+        with override_settings(DEBUG=True):
+            call_command("seed_demo", verbosity=0)
+        root = User.objects.create_superuser("fuzz-root", "root@example.com", "x")
+        requester = User.objects.get(username="requester")
+        yield {
+            name: ApiToken.issue(user=user, name="fuzz", scope="write", days=1)[1]
+            for name, user in {"superuser": root, "requester": requester}.items()
+        }
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def callers(db, demo_callers, settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Write tokens for a superuser and a requester, with room for the whole run."""
+    # The budget is per token; a fuzz run is hundreds of calls in a second.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "per_token": "100000/minute",
+        },
+    }
+    return demo_callers
+
+
+# Loaded when the module is imported (schemathesis' lazy fixture loader does not
+# work with pytest 9); generating the schema needs no database.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+# The coverage phase would add hundreds of boundary cases per operation: the
+# bounded run is the fuzzing phase alone, `EXAMPLES_PER_OPERATION` each.
+schema.config.phases.coverage.enabled = False
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_matches_its_schema_and_never_fails(case, callers):  # type: ignore[no-untyped-def]
+    for key in callers.values():
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {key}"}, checks=CHECKS
+        )
