@@ -52,7 +52,9 @@ class GpuProfileSerializer(serializers.ModelSerializer):
 
 class CatalogModelSerializer(serializers.ModelSerializer):
     hosting = serializers.ListField(child=serializers.CharField())
-    gpu_profile = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    gpu_profile = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = CatalogModel

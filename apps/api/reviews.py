@@ -19,6 +19,13 @@ from apps.usecases.access import get_use_case_for
 
 class DecisionSerializer(serializers.ModelSerializer):
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Declared so the schema admits "" (no pattern, e.g. on a rejection).
+    pattern = serializers.ChoiceField(
+        choices=Pattern.choices, allow_blank=True, read_only=True
+    )
+    recommended_pattern = serializers.ChoiceField(
+        choices=Pattern.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Decision

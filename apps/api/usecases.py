@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
@@ -10,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from apps.accounts.models import Team
+from apps.framework.models import Outcome, with_latest_assessment
 from apps.reviews.models import latest_decisions
 from apps.usecases import lifecycle, services
 from apps.usecases.filters import UseCaseFilter
@@ -42,6 +44,21 @@ class UseCaseSerializer(serializers.ModelSerializer):
         default=list,
     )
     workloads = WorkloadSerializer(many=True)
+    recommendation = serializers.ChoiceField(
+        source="latest_outcome",
+        choices=Outcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The latest assessment's outcome; null before the first one.",
+    )
+    estimated_monthly_cost = serializers.DecimalField(
+        source="latest_monthly_cost",
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="USD a month for the recommended option, from the latest assessment.",
+    )
     decision = serializers.SerializerMethodField()
 
     class Meta:
@@ -67,6 +84,8 @@ class UseCaseSerializer(serializers.ModelSerializer):
             "horizon",
             "fine_tuning_data",
             "workloads",
+            "recommendation",
+            "estimated_monthly_cost",
             "reassessment_flagged_at",
             "created_at",
             "updated_at",
@@ -126,15 +145,26 @@ class UseCaseSerializer(serializers.ModelSerializer):
         )
 
 
+class UseCaseApiFilter(UseCaseFilter):
+    """The pages' filters plus the latest assessment's outcome (DESIGN §7)."""
+
+    outcome = django_filters.MultipleChoiceFilter(
+        choices=Outcome.choices, field_name="latest_outcome", label="Recommendation"
+    )
+
+    class Meta(UseCaseFilter.Meta):
+        fields = [*UseCaseFilter.Meta.fields, "outcome"]
+
+
 class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     serializer_class = UseCaseSerializer
-    filterset_class = UseCaseFilter
+    filterset_class = UseCaseApiFilter
     ordering_fields = ["updated_at", "created_at", "title", "requests_per_day"]
     search_fields = ["title", "description"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return (
+        return with_latest_assessment(
             UseCase.objects.visible_to(self.request.user)
             .for_list()
             .prefetch_related(latest_decisions())
@@ -149,11 +179,15 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer: UseCaseSerializer) -> None:
         serializer.instance = serializer.save_with(by=self.request.user)
 
-    def perform_update(self, serializer: UseCaseSerializer) -> None:
-        if not serializer.instance.can_edit(self.request.user):
+    def update(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Checked before validation, as for create.
+        if not self.get_object().can_edit(request.user):
             raise PermissionDenied(
                 "Only the owner can edit, and only a draft or one with changes requested."
             )
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: UseCaseSerializer) -> None:
         with transaction.atomic():
             serializer.instance = serializer.save_with(by=self.request.user)
 

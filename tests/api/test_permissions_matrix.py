@@ -170,13 +170,7 @@ def test_a_read_write_token_is_not_refused_for_its_scope(
 
 
 # Known departures, reported to the resource's owner; strict, so a fix shows up.
-KNOWN_ISSUES = {
-    ("PUT", UC): (
-        READERS,
-        "PUT validates the body before checking who may edit, so a role that may "
-        "never edit gets field errors (400) instead of 403 (apps/api/usecases.py).",
-    ),
-}
+KNOWN_ISSUES: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
 
 
 def role_cases():  # type: ignore[no-untyped-def]

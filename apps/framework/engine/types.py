@@ -319,7 +319,7 @@ def _read_workloads(read: FieldReader) -> tuple[Workload, ...]:
             read.add("workloads", "Each workload needs a task_type and a share.")
             valid = False
             continue
-        if task_type not in TASK_COMPLEXITY:
+        if not isinstance(task_type, str) or task_type not in TASK_COMPLEXITY:
             read.add(
                 "workloads",
                 f"Unknown task type {task_type!r}; use one of {', '.join(TASK_TYPES)}.",
