@@ -27,7 +27,7 @@ SCOPES = {
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.has_role("board") and not user.is_superuser:
-        return redirect(reverse("usecases:list") + "?status=submitted&status=in_review")
+        return redirect("reviews:queue")
     if user.has_role("requester"):
         return redirect(reverse("usecases:list") + "?scope=mine")
     return redirect("usecases:list")
