@@ -109,7 +109,7 @@ def inputs_data_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
     for i in range(max(rows, 0)):
         task_type = text(f"workloads-{i}-task_type")
         share = text(f"workloads-{i}-share")
-        if not task_type and not share:
+        if not task_type:  # a row still being filled in (the share has a default)
             continue
         workloads.append(
             {"task_type": task_type, "share": _number(share) if share else None}
