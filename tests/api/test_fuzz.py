@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
@@ -44,6 +45,17 @@ def demo_callers(django_db_setup, django_db_blocker):  # type: ignore[no-untyped
             for name, user in {"superuser": root, "requester": requester}.items()
         }
         transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():  # type: ignore[no-untyped-def]
+    """As Django's test client does: the in-process WSGI app must not close the
+    connection that holds the test transaction (PostgreSQL would lose it)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
