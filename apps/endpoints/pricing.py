@@ -1,26 +1,19 @@
-"""Per-token prices of a served model: the catalogue first, the endpoint's own second.
-
-The catalogue app is looked up by shape, not by name: any catalogue model with
-``input_usd_per_mtok`` and ``output_usd_per_mtok`` and a ``key`` or ``name`` is a
-price list. Until one exists, the endpoint's fallback prices apply.
-"""
+"""Per-token prices of a served model: the catalogue first, the endpoint's own second."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.apps import apps
-from django.db import DatabaseError, transaction
 from django.db.models import Q
+
+from apps.catalogue.models import CatalogModel
 
 if TYPE_CHECKING:
     from apps.endpoints.models import ServingEndpoint
 
 MILLION = Decimal(1_000_000)
-_PRICE_FIELDS = ("input_usd_per_mtok", "output_usd_per_mtok")
-_NAME_FIELDS = ("key", "name", "slug", "model_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +39,16 @@ def catalogue_price(model: str) -> Price | None:
 
 
 def _lookup(model: str) -> Price | None:
-    catalogue_model = _price_model()
-    if catalogue_model is None:
-        return None
+    # Served names often carry an organisation prefix ("meta-llama/...").
     names = {model, model.rsplit("/", 1)[-1]}
-    field_names = {f.name for f in catalogue_model._meta.get_fields()}
     rule = Q()
-    for field in _NAME_FIELDS:
-        if field in field_names:
-            for name in names:
-                rule |= Q(**{f"{field}__iexact": name})
-    try:
-        with transaction.atomic():  # a savepoint: a missing table aborts only it
-            row = catalogue_model.objects.filter(rule).values(*_PRICE_FIELDS).first()
-    except DatabaseError:
-        return None
+    for name in names:
+        rule |= Q(key__iexact=name) | Q(name__iexact=name) | Q(litellm_key__iexact=name)
+    row = (
+        CatalogModel.objects.filter(rule)
+        .values("input_usd_per_mtok", "output_usd_per_mtok")
+        .first()
+    )
     if row is None or row["input_usd_per_mtok"] is None:
         return None
     return Price(
@@ -68,23 +56,6 @@ def _lookup(model: str) -> Price | None:
         Decimal(str(row["output_usd_per_mtok"] or 0)),
         "catalogue",
     )
-
-
-def _price_model() -> Any:
-    try:
-        config = apps.get_app_config("catalogue")
-    except LookupError:
-        return None
-    models = sorted(
-        config.get_models(), key=lambda m: m.__name__ != "CatalogModel"
-    )  # the catalogue's own model first; history tables never
-    for model in models:
-        if model.__name__.startswith("Historical"):
-            continue
-        field_names = {f.name for f in model._meta.get_fields()}
-        if set(_PRICE_FIELDS) <= field_names and field_names & set(_NAME_FIELDS):
-            return model
-    return None
 
 
 class PriceBook:

@@ -30,7 +30,6 @@ import httpx
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import (
-    DatabaseError,
     connection,
     transaction,
 )
@@ -60,6 +59,7 @@ from apps.endpoints.models import (
     UsageSample,
 )
 from apps.endpoints.pricing import PriceBook
+from apps.framework.models import Assessment, Policy
 from apps.usecases.models import AuditEvent, UseCase
 
 if TYPE_CHECKING:
@@ -992,56 +992,18 @@ def threshold_for(use_case: UseCase) -> Threshold:
 
 
 def _policy_volume_thresholds() -> tuple[float, float]:
-    from apps.framework.engine.policy import DEFAULT_POLICY
-
-    low, high = float(DEFAULT_POLICY.volume_low), float(DEFAULT_POLICY.volume_high)
-    policy = _optional_query(
-        lambda model: model.objects.order_by("-number").first(), "Policy"
-    )
-    data = getattr(policy, "data", None)
-    if isinstance(data, dict):
-        low = float(data.get("volume_low", low))
-        high = float(data.get("volume_high", high))
-    return low, high
+    policy = Policy.objects.current().engine_policy()
+    return float(policy.volume_low), float(policy.volume_high)
 
 
 def _latest_break_even(use_case: UseCase) -> float | None:
-    assessment = _optional_query(
-        lambda model: (
-            model.objects.filter(use_case=use_case)
-            .order_by("-created_at", "-pk")
-            .first()
-        ),
-        "Assessment",
+    value = (
+        Assessment.objects.filter(use_case=use_case)
+        .order_by("-created_at", "-pk")
+        .values_list("break_even_requests_per_day", flat=True)
+        .first()
     )
-    if assessment is None:
-        return None
-    value = getattr(assessment, "break_even_requests_per_day", None)
-    if value is None:
-        result = getattr(assessment, "result", None) or {}
-        if isinstance(result, dict):
-            value = result.get("break_even_requests_per_day")
-            if isinstance(value, dict):  # a GPU-only / fully loaded pair
-                value = value.get("fully_loaded") or value.get("gpu_only")
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _optional_query(query: Any, model_name: str) -> Any:
-    """Run ``query(model)`` on a framework model, or None while it does not exist."""
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("framework", model_name)
-    except LookupError:
-        return None
-    try:
-        with transaction.atomic():  # a savepoint: a missing table aborts only it
-            return query(model)
-    except DatabaseError:
-        return None
+    return float(value) if value is not None else None
 
 
 def actual_requests_per_day(

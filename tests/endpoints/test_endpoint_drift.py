@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.endpoints import services, tasks
 from apps.endpoints.models import DailyUsage
+from apps.framework.models import Assessment, Policy
 from apps.usecases.models import AuditEvent
 from tests.factories import ServingEndpointFactory, UseCaseFactory, UserFactory
 
@@ -73,13 +74,22 @@ def test_volume_on_the_estimates_side_is_not_flagged(
     assert mail.outbox == []
 
 
-def test_the_assessment_break_even_replaces_the_policy_thresholds(
-    db, alice, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_assessment_break_even_replaces_the_policy_thresholds(db, alice) -> None:  # type: ignore[no-untyped-def]
     UserFactory(username="board2", role="board")
     use_case = UseCaseFactory(owner=alice, requests_per_day=20_000)
+    Assessment.objects.create(
+        use_case=use_case,
+        trigger="submit",
+        inputs={},
+        policy_version=Policy.objects.current(),
+        price_snapshot="test",
+        outcome="proprietary_api",
+        result={},
+        monthly_cost=1000,
+        break_even_requests_per_day=30_000,
+        fingerprint="test",
+    )
     live(use_case, 31_000)
-    monkeypatch.setattr(services, "_latest_break_even", lambda uc: 30_000.0)
     flags = services.flag_drifted_use_cases()
     assert [f.basis for f in flags] == ["break_even"]
     use_case.refresh_from_db()
