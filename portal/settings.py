@@ -197,6 +197,9 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://localhost:8000")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
+    # The transport expects its folders; a fresh clone has none yet.
+    for _folder in (_broker_dir, VAR_DIR / "celery-control"):
+        _folder.mkdir(parents=True, exist_ok=True)
     # kombu's own filesystem transport can lose a message read mid-write.
     CELERY_BROKER_TRANSPORT = "apps.core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
