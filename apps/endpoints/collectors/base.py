@@ -273,8 +273,52 @@ class BaseCollector(abc.ABC):
         except UnicodeDecodeError:
             raise CollectorError(f"{_shown_url(url)} did not return text.") from None
 
+    # Parsing JSON at the boundary: each helper names where the shape was wrong.
 
-# Parsing JSON at the boundary: each helper names where the shape was wrong.
+    def fetch_bucket_pages(
+        self,
+        client: httpx.Client,
+        url: str,
+        *,
+        api_key: str,
+        headers: dict[str, str],
+        params: dict[str, Any],
+        start_key: str,
+        end_key: str,
+        max_pages: int | None = None,
+    ) -> list[tuple[datetime, datetime, list[dict[str, Any]]]]:
+        """Every bucket of every page of a cursor-paginated report (OpenAI, Anthropic).
+
+        Each page is ``{"data": [{start_key, end_key, "results": [...]}], ...}`` with a
+        ``next_page`` cursor; returns (start, end, results) for each bucket.
+        """
+        buckets = []
+        cursors: list[str] = []
+        while True:
+            page_params = dict(params)
+            if cursors:
+                page_params["page"] = cursors[-1]
+            page = self.fetch_json(
+                client, url, api_key=api_key, headers=headers, params=page_params
+            )
+            for index, bucket in enumerate(get_list(page, "data", "page")):
+                where = f"page.data[{index}]"
+                if not isinstance(bucket, dict):
+                    raise CollectorError(
+                        f"Unexpected response: {where} is not an object."
+                    )
+                items = get_list(bucket, "results", where)
+                if not all(isinstance(item, dict) for item in items):
+                    raise CollectorError(f"Unexpected response: {where}.results.")
+                start = get_timestamp(bucket, start_key, where)
+                end = get_timestamp(bucket, end_key, where)
+                buckets.append((start, end, items))
+            if max_pages is not None and len(cursors) + 1 >= max_pages:
+                return buckets
+            cursor = next_cursor(page, "page", cursors)
+            if cursor is None:
+                return buckets
+            cursors.append(cursor)
 
 
 def get_object(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:

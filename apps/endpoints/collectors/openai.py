@@ -20,12 +20,9 @@ from apps.endpoints.collectors.base import (
     floor_time,
     get_decimal,
     get_int,
-    get_list,
     get_object,
     get_str,
-    get_timestamp,
     merge_readings,
-    next_cursor,
     require_key,
     series_name,
 )
@@ -188,41 +185,18 @@ class OpenAICollector(BaseCollector):
         url: str,
         key: str,
         params: dict[str, Any],
-        *,
         max_pages: int | None = None,
     ) -> list[tuple[datetime, datetime, list[dict[str, Any]]]]:
-        """Every bucket of every page: (start, end, results)."""
-        buckets = []
-        cursors: list[str] = []
-        while True:
-            page_params = dict(params)
-            if cursors:
-                page_params["page"] = cursors[-1]
-            page = self.fetch_json(
-                client,
-                url,
-                api_key=key,
-                headers={"Authorization": f"Bearer {key}"},
-                params=page_params,
-            )
-            for index, bucket in enumerate(get_list(page, "data", "page")):
-                where = f"page.data[{index}]"
-                if not isinstance(bucket, dict):
-                    raise CollectorError(
-                        f"Unexpected response: {where} is not an object."
-                    )
-                items = get_list(bucket, "results", where)
-                if not all(isinstance(item, dict) for item in items):
-                    raise CollectorError(f"Unexpected response: {where}.results.")
-                start = get_timestamp(bucket, "start_time", where)
-                end = get_timestamp(bucket, "end_time", where)
-                buckets.append((start, end, items))
-            if max_pages is not None and len(cursors) + 1 >= max_pages:
-                return buckets
-            cursor = next_cursor(page, "page", cursors)
-            if cursor is None:
-                return buckets
-            cursors.append(cursor)
+        return self.fetch_bucket_pages(
+            client,
+            url,
+            api_key=key,
+            headers={"Authorization": f"Bearer {key}"},
+            params=params,
+            start_key="start_time",
+            end_key="end_time",
+            max_pages=max_pages,
+        )
 
 
 def _usage_reading(result: UsageResult) -> Reading:
