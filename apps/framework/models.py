@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import OuterRef, Prefetch, Subquery
 
+from apps.core.models import AppendOnlyModel, AppendOnlyQuerySet
 from apps.usecases.models import UseCase
 
 from .engine import DEFAULT_POLICY, OUTCOMES
@@ -39,29 +40,6 @@ class Outcome(models.TextChoices):
 
 if set(Outcome.values) != set(OUTCOMES):  # the engine's vocabulary is the contract
     raise ImportError("Outcome choices differ from the engine's OUTCOMES.")
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("This record is append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("This record is append-only.")
-
-
-class AppendOnlyModel(models.Model):
-    """A row written once: no update, no delete (from the ORM at least)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise PermissionError(f"{type(self).__name__} records are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError(f"{type(self).__name__} records are append-only.")
 
 
 class PolicyQuerySet(AppendOnlyQuerySet):

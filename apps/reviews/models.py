@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Prefetch
 
-from apps.usecases.models import AppendOnlyQuerySet, Transition, UseCase
+from apps.core.models import AppendOnlyModel, AppendOnlyQuerySet
+from apps.usecases.models import Transition, UseCase
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -29,24 +30,7 @@ class Pattern(models.TextChoices):
     HYBRID = "hybrid", "Hybrid (routed per workload)"
 
 
-class AppendOnly(models.Model):
-    """Rows that, once written, are never changed or removed (the audit trail)."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.pk is not None:
-            raise PermissionError("The review record is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("The review record is append-only.")
-
-
-class Decision(AppendOnly):
+class Decision(AppendOnlyModel):
     """The board's decision on a use-case: outcome, pattern, models and conditions."""
 
     class Outcome(models.TextChoices):
@@ -129,7 +113,7 @@ class CommentQuerySet(AppendOnlyQuerySet):
         return self.filter(internal=False)
 
 
-class Comment(AppendOnly):
+class Comment(AppendOnlyModel):
     """One message in a use-case's review thread; `internal` ones are board-only."""
 
     use_case = models.ForeignKey(

@@ -10,6 +10,7 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import Team
+from apps.core.models import AppendOnlyModel
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -214,15 +215,7 @@ class Workload(models.Model):
         return f"{self.share}% {self.get_task_type_display()}"
 
 
-class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("This record is append-only.")
-
-    def delete(self):  # type: ignore[no-untyped-def]
-        raise PermissionError("This record is append-only.")
-
-
-class Transition(models.Model):
+class Transition(AppendOnlyModel):
     """One move in a use-case's lifecycle; append-only."""
 
     use_case = models.ForeignKey(
@@ -236,24 +229,14 @@ class Transition(models.Model):
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.pk is not None:
-            raise PermissionError("Transitions are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("Transitions are append-only.")
-
-
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """An append-only entry in the audit trail (assessments, guard refusals, ...).
 
     Field changes come from the use-case's history and moves from `Transition`; every
@@ -279,21 +262,11 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.summary}"
-
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.pk is not None:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise PermissionError("The audit trail is append-only.")
 
     @classmethod
     def record(
