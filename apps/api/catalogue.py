@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions, serializers, viewsets
 
+from apps.api.renderers import CSVListMixin
 from apps.catalogue.filters import CatalogModelFilter
 from apps.catalogue.models import CatalogModel, GpuProfile
 
@@ -86,7 +87,7 @@ class CatalogModelSerializer(serializers.ModelSerializer):
         ]
 
 
-class CatalogModelViewSet(viewsets.ReadOnlyModelViewSet):
+class CatalogModelViewSet(CSVListMixin, viewsets.ReadOnlyModelViewSet):
     """Models with dated prices (USD a million tokens); filter by tier, hosting..."""
 
     queryset = CatalogModel.objects.for_list()

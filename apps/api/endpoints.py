@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
+from apps.api.renderers import CSVListMixin
 from apps.core.http import UnsafeURL
 from apps.endpoints import services
 from apps.endpoints.access import can_manage_endpoints
@@ -202,7 +203,7 @@ def _moment(value: str, *, end: bool) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class UsageViewSet(viewsets.ReadOnlyModelViewSet):
+class UsageViewSet(CSVListMixin, viewsets.ReadOnlyModelViewSet):
     """Usage rows per endpoint, series and time bucket, of use-cases you can see."""
 
     serializer_class = UsageSerializer

@@ -191,3 +191,22 @@ def test_schema_is_openapi_3_and_docs_need_no_cdn(client, alice):
     assert "/api/v1/use-cases/" in schema.json()["paths"]
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower() and "/static/drf_spectacular_sidecar/" in docs
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", ["/api/v1/use-cases/", "/api/v1/usage/", "/api/v1/catalogue/models/"]
+)
+def test_spreadsheet_lists_come_as_csv(api_client, bob, alice, url):
+    UseCaseFactory(owner=alice, title="Claims, triage")
+    from apps.catalogue.seed import load_seed_catalogue
+
+    load_seed_catalogue()
+    api_client.force_authenticate(bob)
+    response = api_client.get(url, {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = response.content.decode("utf-8-sig").splitlines()
+    if url != "/api/v1/usage/":  # no usage collected here: an empty sheet
+        assert rows[0].split(",")[:2] in (["id", "title"], ["id", "key"])
+        assert len(rows) > 1
