@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.core.crypto import DecryptionError
 from apps.endpoints.models import ServingEndpoint
 from apps.endpoints.pricing import PriceBook
+from apps.endpoints.services import record_portal_usage
 from apps.usecases.models import AuditEvent, UseCase
 
 from .checks import passes
@@ -215,7 +216,35 @@ def save_run(*, prepared: PreparedRun, stopped: bool = False) -> PlaygroundRun:
                 )
             )
         RunOutput.objects.bulk_create(outputs)
+    # After the commit of the run: usage takes the endpoint's lock on its own.
+    record_run_usage(run=run)
     return run
+
+
+def record_run_usage(*, run: PlaygroundRun) -> None:
+    """Record each answered column of ``run`` as usage of its endpoint.
+
+    One sample per output (an upsert keyed by the output's id, so calling this
+    again counts nothing twice and only refreshes the attribution), attributed
+    to the run's attached use-case, else the one whose profile it used. Only
+    endpoints no collector counts get samples (see
+    :func:`apps.endpoints.services.record_portal_usage`).
+    """
+    use_case = run.use_case or run.profile_use_case
+    outputs = run.outputs.filter(
+        status=RunOutput.Status.DONE, endpoint__isnull=False
+    ).select_related("endpoint")
+    for output in outputs:
+        assert output.endpoint is not None
+        record_portal_usage(
+            endpoint=output.endpoint,
+            key=f"run-output={output.pk}",
+            model=output.model,
+            use_case=use_case,
+            at=run.created_at,
+            input_tokens=output.input_tokens,
+            output_tokens=output.output_tokens,
+        )
 
 
 def execute_run(*, user: User, params: RunParams, via: str = "api") -> PlaygroundRun:
@@ -242,6 +271,7 @@ def attach_run(*, run: PlaygroundRun, use_case: UseCase, by: User) -> Playground
             use_case=use_case,
             data={"run": run.pk},
         )
+    record_run_usage(run=run)  # its usage now belongs to that use-case
     return run
 
 
@@ -383,6 +413,33 @@ def _store_results(
         TestResult.objects.bulk_create(rows, ignore_conflicts=True)
         run.completed = run.results.count()
         run.save(update_fields=["completed"])
+    _record_results_usage(run, test_input, targets)
+
+
+def _record_results_usage(
+    run: TestSetRun, test_input: TestInput, targets: list[Target]
+) -> None:
+    """Record the answered results as usage, keyed by result (stored or not now)."""
+    by_position = {t.position: t for t in targets}
+    # Read back: ``ignore_conflicts`` leaves the new rows without their ids.
+    stored = TestResult.objects.filter(
+        run=run, test_input=test_input, position__in=list(by_position), error=""
+    )
+    endpoints = ServingEndpoint.objects.in_bulk([t.endpoint_id for t in targets])
+    for result in stored:
+        target = by_position[result.position]
+        endpoint = endpoints.get(target.endpoint_id)
+        if endpoint is None:
+            continue
+        record_portal_usage(
+            endpoint=endpoint,
+            key=f"test-result={result.pk}",
+            model=target.model,
+            use_case=run.test_set.use_case,
+            at=result.created_at,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+        )
 
 
 def _finish(run: TestSetRun, *, status: str, error: str = "") -> None:
