@@ -1,8 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.db.models import Q
 
 from .models import ApiToken, User
+from .roles import Role
+
+# A token may act for someone else only when that account cannot change anything:
+# otherwise platform could mint itself a board member's or a requester's powers.
+READ_ONLY_ROLES = (Role.PROCUREMENT, Role.AUDITOR)
+WRITING_ROLES = (Role.REQUESTER, Role.BOARD, Role.PLATFORM)
+
+
+def token_subjects(issuer: User) -> Any:
+    """Accounts a token issued by `issuer` may act as: itself, or read-only accounts."""
+    read_only = Q(groups__name__in=READ_ONLY_ROLES) & ~Q(
+        pk__in=User.objects.filter(groups__name__in=WRITING_ROLES).values("pk")
+    )
+    return (
+        User.objects.filter(is_active=True, is_superuser=False)
+        .filter(Q(pk=issuer.pk) | read_only)
+        .distinct()
+        .order_by("username")
+    )
+
 
 EXPIRY_CHOICES = [
     (7, "7 days"),
@@ -23,10 +46,11 @@ class ApiTokenForm(forms.Form):
     )
     user = forms.ModelChoiceField(
         label="Acts as",
-        queryset=User.objects.filter(is_active=True, is_superuser=False).order_by(
-            "username"
+        queryset=User.objects.none(),  # set per issuer in __init__
+        help_text=(
+            "The token has this account's roles and sees what it sees: yourself, "
+            "or a read-only (procurement or auditor) account."
         ),
-        help_text="The token has this account's roles and sees what it sees.",
     )
     scope = forms.ChoiceField(
         choices=ApiToken.Scope.choices,
@@ -39,3 +63,8 @@ class ApiTokenForm(forms.Form):
         coerce=int,
         initial=90,
     )
+
+    def __init__(self, *args: Any, issuer: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = token_subjects(issuer)
+        self.fields["user"].initial = issuer.pk

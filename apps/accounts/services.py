@@ -18,6 +18,9 @@ def issue_api_token(
 ) -> tuple[ApiToken, str]:
     """A new token acting as ``user``; returns it with the only copy of its secret."""
     token, key = ApiToken.issue(user=user, name=name, scope=scope, days=days)
+    if by is not None:
+        token.issued_by = by
+        token.save(update_fields=["issued_by"])
     logger.info(
         "API token %s (%s, %s) issued for %s by %s, expires %s",
         token.key_prefix,
@@ -33,10 +36,10 @@ def issue_api_token(
 def revoke_api_token(*, token: ApiToken, by: User | None) -> bool:
     """Revoke ``token`` now; False when it was already revoked."""
     revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=timezone.now(), revoked_by=by
     )
     if revoked:
-        token.refresh_from_db(fields=["revoked_at"])
+        token.refresh_from_db(fields=["revoked_at", "revoked_by"])
         logger.info(
             "API token %s (%s) of %s revoked by %s",
             token.key_prefix,

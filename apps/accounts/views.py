@@ -17,14 +17,16 @@ from .models import ApiToken
 @login_required
 @permission_required("accounts.view_apitoken", raise_exception=True)
 def token_list(request: HttpRequest) -> HttpResponse:
-    tokens = ApiToken.objects.select_related("user").order_by("-created_at")
+    tokens = ApiToken.objects.select_related(
+        "user", "issued_by", "revoked_by"
+    ).order_by("-created_at")
     can_manage = request.user.has_perm("accounts.add_apitoken")
     return render(
         request,
         "accounts/apitoken_list.html",
         {
             "tokens": tokens,
-            "form": ApiTokenForm() if can_manage else None,
+            "form": ApiTokenForm(issuer=request.user) if can_manage else None,
             "can_manage": can_manage,
         },
     )
@@ -34,7 +36,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("accounts.add_apitoken", raise_exception=True)
 def token_create(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST or None, issuer=request.user)
     if request.method == "POST" and form.is_valid():
         token, key = services.issue_api_token(
             user=form.cleaned_data["user"],

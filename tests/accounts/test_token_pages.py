@@ -28,6 +28,7 @@ class TestTokenPages:
         assert key.encode() in response.content
         assert token.key_hash == ApiToken.hash_key(key)
         assert token.user == paul and token.scope == "write"
+        assert token.issued_by == dave
         assert token.name == "procurement-sync"
         assert (
             timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
@@ -37,6 +38,23 @@ class TestTokenPages:
         assert listing.status_code == 200
         assert key.encode() not in listing.content
         assert token.key_prefix.encode() in listing.content
+
+    @pytest.mark.parametrize("subject", ["bob", "alice"])
+    def test_platform_cannot_mint_a_token_with_someone_elses_write_powers(
+        self, client, dave, bob, alice, subject
+    ):
+        """A token acts for its issuer or a read-only account, never a board member
+        or a requester, so platform cannot borrow their powers."""
+        client.force_login(dave)
+        response = issue(client, {"bob": bob, "alice": alice}[subject], scope="write")
+        assert response.status_code == 200
+        assert "user" in response.context["form"].errors
+        assert not ApiToken.objects.exists()
+
+    def test_platform_issues_a_token_for_itself(self, client, dave):
+        client.force_login(dave)
+        issue(client, dave, scope="write")
+        assert ApiToken.objects.get().user == dave
 
     def test_the_issued_token_works_with_its_scope(
         self, client, api_client, dave, paul
