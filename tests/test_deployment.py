@@ -35,9 +35,8 @@ def compose_env_on_this_machine(tmp_path: Path) -> dict[str, str]:
     env["DATABASE_URL"] = env["DATABASE_URL"].replace(
         "portal:portal@db:5432/portal", "postgres@127.0.0.1:5432/postgres"
     )
-    env["CELERY_BROKER_URL"] = env["CELERY_BROKER_URL"].replace(
-        "//redis:", "//127.0.0.1:"
-    )
+    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+        env[name] = env[name].replace("//redis:", "//127.0.0.1:")
     keep = {"PATH", "HOME", "LANG"}
     base = {k: v for k, v in os.environ.items() if k in keep}
     return {**base, **env, "PORTAL_VAR_DIR": str(tmp_path)}
@@ -94,3 +93,19 @@ def test_compose_settings_pass_the_deploy_check_on_postgres_and_redis(tmp_path):
     )
     assert broker.returncode == 0, broker.stderr
     assert "@127.0.0.1:6379/0" in broker.stdout
+    cache = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup();"
+            "from django.core.cache import cache;"
+            "cache.set('compose-check', 'ok', 5); print(cache.get('compose-check'))",
+        ],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cache.returncode == 0, cache.stderr
+    assert cache.stdout.strip() == "ok"
