@@ -3,6 +3,7 @@ import importlib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 
 # Each app's seed module, in dependency order; each is idempotent on its own.
 SEED_MODULES = [
@@ -26,7 +27,11 @@ class Command(BaseCommand):
                 "seed_demo creates users with known passwords: DEBUG only."
             )
         context: dict = {}
-        with transaction.atomic():
+        # The demo's history triggers notifications; nobody should receive them.
+        quiet = override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"
+        )
+        with quiet, transaction.atomic():
             for name in SEED_MODULES:
                 try:
                     module = importlib.import_module(name)
