@@ -30,6 +30,11 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("reviews:queue")
     if user.has_role("requester"):
         return redirect(reverse("usecases:list") + "?scope=mine")
+    # Each role lands where its work is (URL names only: no import of those apps).
+    if user.has_role("platform") and not user.is_superuser:
+        return redirect("endpoints:list")
+    if user.has_role("procurement") and not user.is_superuser:
+        return redirect("portfolio:overview")
     return redirect("usecases:list")
 
 

@@ -250,3 +250,21 @@ def test_list_runs_a_constant_number_of_queries(
         response = client.get(reverse("usecases:list"), {"scope": "mine"})
     assert response.status_code == 200
     assert min(rows, 25) == response.content.decode().count('<td><a href="/use-cases/')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        ("requester", "/use-cases/?scope=mine"),
+        ("board", "/reviews/"),
+        ("platform", "/endpoints/"),
+        ("procurement", "/portfolio/"),
+        ("auditor", "/use-cases/"),
+    ],
+)
+def test_each_role_lands_where_its_work_is(client, cast, role, landing):
+    client.force_login(cast[role])
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == landing
