@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Case, OuterRef, Prefetch, Subquery, Value, When
 
 from apps.core.models import AppendOnlyModel, AppendOnlyQuerySet
 from apps.usecases.models import UseCase
@@ -230,6 +230,20 @@ def with_latest_assessment(use_cases: QuerySet[UseCase]) -> QuerySet[UseCase]:
         latest_outcome=Subquery(latest.values("outcome")[:1]),
         latest_monthly_cost=Subquery(latest.values("monthly_cost")[:1]),
         latest_assessed_at=Subquery(latest.values("created_at")[:1]),
+    )
+
+
+def with_latest_recommendation_label(use_cases: QuerySet[UseCase]) -> QuerySet[UseCase]:
+    """`with_latest_assessment` plus ``latest_outcome_label`` (for the list pages)."""
+    return with_latest_assessment(use_cases).annotate(
+        latest_outcome_label=Case(
+            *(
+                When(latest_outcome=value, then=Value(label))
+                for value, label in Outcome.choices
+            ),
+            default=Value(""),
+            output_field=models.CharField(),
+        )
     )
 
 

@@ -14,7 +14,7 @@ from .access import get_use_case_for
 from .filters import UseCaseFilter
 from .forms import TransitionForm, UseCaseForm, workload_formset
 from .models import UseCase
-from .panels import panels
+from .panels import annotate_for_list, panels
 
 SCOPES = {
     "mine": "My use-cases",
@@ -43,7 +43,7 @@ def use_case_list(request: HttpRequest) -> HttpResponse:
     scope = request.GET.get("scope", "all")
     if scope not in SCOPES:
         scope = "all"
-    queryset = UseCase.objects.visible_to(request.user).for_list()
+    queryset = annotate_for_list(UseCase.objects.visible_to(request.user).for_list())
     if scope == "mine":
         queryset = queryset.filter(owner=request.user)
     elif scope == "team":

@@ -268,3 +268,28 @@ def test_each_role_lands_where_its_work_is(client, cast, role, landing):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == landing
+
+
+@pytest.mark.django_db
+def test_the_list_shows_each_use_cases_latest_recommendation(client, alice):
+    from apps.framework.models import Assessment, Outcome, Policy
+
+    assessed = UseCaseFactory(owner=alice, title="Assessed one", status=S.SUBMITTED)
+    UseCaseFactory(owner=alice, title="Fresh draft")
+    for outcome in ("proprietary_api", "hybrid"):  # the newest one counts
+        Assessment.objects.create(
+            use_case=assessed,
+            trigger="submit",
+            inputs={},
+            policy_version=Policy.objects.current(),
+            price_snapshot="test",
+            outcome=outcome,
+            result={},
+            monthly_cost=100,
+            fingerprint=outcome,
+        )
+    client.force_login(alice)
+    page = client.get(reverse("usecases:list"), {"scope": "mine"}).content.decode()
+    assert f'<span class="badge outcome">{Outcome.HYBRID.label}</span>' in page
+    assert Outcome.PROPRIETARY_API.label not in page
+    assert "not assessed yet" in page
