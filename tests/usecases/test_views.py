@@ -293,3 +293,15 @@ def test_the_list_shows_each_use_cases_latest_recommendation(client, alice):
     assert f'<span class="badge outcome">{Outcome.HYBRID.label}</span>' in page
     assert Outcome.PROPRIETARY_API.label not in page
     assert "not assessed yet" in page
+
+
+@pytest.mark.django_db
+def test_page_links_keep_the_filters(client, alice):
+    for _ in range(30):
+        UseCaseFactory(owner=alice)
+    client.force_login(alice)
+    page = client.get(
+        reverse("usecases:list"), {"scope": "mine", "status": "draft"}
+    ).content.decode()
+    assert "Page 1 of 2 · 30 use-cases" in page
+    assert "scope=mine&amp;status=draft&amp;page=2" in page
