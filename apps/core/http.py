@@ -127,6 +127,18 @@ def make_async_client(
     )
 
 
+def _pool_options(*, verify: Any, limits: httpx.Limits, http2: bool) -> dict[str, Any]:
+    """What the sync and async guarded pools share (all but the network backend)."""
+    return {
+        "ssl_context": httpx.create_ssl_context(verify=verify, trust_env=False),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "http1": True,
+        "http2": http2,
+    }
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """An ``httpx.HTTPTransport`` that checks each request and each connection."""
 
@@ -142,13 +154,8 @@ class GuardedTransport(httpx.HTTPTransport):
         # unguarded pool (and an SSL context) to be thrown away.
         self._networks = _parse_networks(tuple(allowed_networks))
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=http2,
             network_backend=_GuardedBackend(self._networks),
+            **_pool_options(verify=verify, limits=limits, http2=http2),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -170,13 +177,8 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         # The parent's __init__ is skipped, as in GuardedTransport.
         self._networks = _parse_networks(tuple(allowed_networks))
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=http2,
             network_backend=_AsyncGuardedBackend(self._networks),
+            **_pool_options(verify=verify, limits=limits, http2=http2),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
