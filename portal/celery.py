@@ -13,11 +13,16 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "collect-due-endpoints": {
         "task": "apps.endpoints.tasks.collect_due_endpoints",
-        "schedule": 60.0,
+        # Often, so an endpoint whose claim lapsed is polled soon after; one query.
+        "schedule": 15.0,
     },
     "flag-use-cases-for-reassessment": {
         "task": "apps.endpoints.tasks.flag_drifted_use_cases",
         "schedule": 3600.0,
+    },
+    "prune-usage-samples": {
+        "task": "apps.endpoints.tasks.prune_usage_samples",
+        "schedule": 86400.0,
     },
     "record-budget-alerts": {
         "task": "apps.portfolio.tasks.record_budget_alerts",

@@ -135,11 +135,38 @@ class CatalogModelQuerySet(models.QuerySet["CatalogModel"]):
         return self.select_related("gpu_profile")
 
 
+# Every per-token price of a catalogue model (USD per million tokens), with the
+# long-context threshold they depend on; `apps.endpoints.pricing` reads these.
+TOKEN_PRICE_FIELDS = (
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "cached_input_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+    "cache_write_1h_usd_per_mtok",
+    "batch_input_usd_per_mtok",
+    "batch_output_usd_per_mtok",
+    "priority_input_usd_per_mtok",
+    "priority_output_usd_per_mtok",
+    "priority_cached_input_usd_per_mtok",
+    "flex_input_usd_per_mtok",
+    "flex_output_usd_per_mtok",
+    "flex_cached_input_usd_per_mtok",
+    "long_context_input_usd_per_mtok",
+    "long_context_output_usd_per_mtok",
+    "long_context_cached_input_usd_per_mtok",
+    "long_context_cache_write_usd_per_mtok",
+    "long_context_cache_write_1h_usd_per_mtok",
+)
+
+
 class CatalogModel(models.Model):
     """A model and how it can be bought or run, at dated per-token prices.
 
     Prices are USD per million tokens; `litellm_key` names the model in a LiteLLM
     `model_prices_and_context_window.json` file so `import_prices` can refresh it.
+    Cache reads and writes, batch / priority / flex service tiers and prompts above
+    `long_context_threshold_tokens` have prices of their own when the provider
+    lists them (see docs/usage-collection.md, "Prices").
     """
 
     class Tier(models.TextChoices):
@@ -161,8 +188,28 @@ class CatalogModel(models.Model):
     cached_input_usd_per_mtok = models.DecimalField(**PRICE)
     batch_input_usd_per_mtok = models.DecimalField(**PRICE)
     batch_output_usd_per_mtok = models.DecimalField(**PRICE)
-    long_context_threshold_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cache_write_usd_per_mtok = models.DecimalField(
+        **PRICE, help_text="Cache writes kept 5 minutes (the default)."
+    )
+    cache_write_1h_usd_per_mtok = models.DecimalField(
+        **PRICE, help_text="Cache writes kept 1 hour."
+    )
+    priority_input_usd_per_mtok = models.DecimalField(**PRICE)
+    priority_output_usd_per_mtok = models.DecimalField(**PRICE)
+    priority_cached_input_usd_per_mtok = models.DecimalField(**PRICE)
+    flex_input_usd_per_mtok = models.DecimalField(**PRICE)
+    flex_output_usd_per_mtok = models.DecimalField(**PRICE)
+    flex_cached_input_usd_per_mtok = models.DecimalField(**PRICE)
+    long_context_threshold_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Prompts above this many tokens are charged the long-context prices.",
+    )
     long_context_input_usd_per_mtok = models.DecimalField(**PRICE)
+    long_context_output_usd_per_mtok = models.DecimalField(**PRICE)
+    long_context_cached_input_usd_per_mtok = models.DecimalField(**PRICE)
+    long_context_cache_write_usd_per_mtok = models.DecimalField(**PRICE)
+    long_context_cache_write_1h_usd_per_mtok = models.DecimalField(**PRICE)
     hosted_by = models.CharField(max_length=120, blank=True)
     price_source = models.TextField(blank=True)
     price_date = models.DateField(null=True, blank=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from .models import CatalogModel, GpuProfile, PriceSnapshot
+from .models import TOKEN_PRICE_FIELDS, CatalogModel, GpuProfile, PriceSnapshot
 from .signals import catalogue_changed
 
 if TYPE_CHECKING:
@@ -31,11 +31,33 @@ LITELLM_PRICES: dict[str, str] = {
     "input_usd_per_mtok": "input_cost_per_token",
     "output_usd_per_mtok": "output_cost_per_token",
     "cached_input_usd_per_mtok": "cache_read_input_token_cost",
+    "cache_write_usd_per_mtok": "cache_creation_input_token_cost",
+    "cache_write_1h_usd_per_mtok": "cache_creation_input_token_cost_above_1hr",
     "batch_input_usd_per_mtok": "input_cost_per_token_batches",
     "batch_output_usd_per_mtok": "output_cost_per_token_batches",
-    "long_context_input_usd_per_mtok": "input_cost_per_token_above_200k_tokens",
+    "priority_input_usd_per_mtok": "input_cost_per_token_priority",
+    "priority_output_usd_per_mtok": "output_cost_per_token_priority",
+    "priority_cached_input_usd_per_mtok": "cache_read_input_token_cost_priority",
+    "flex_input_usd_per_mtok": "input_cost_per_token_flex",
+    "flex_output_usd_per_mtok": "output_cost_per_token_flex",
+    "flex_cached_input_usd_per_mtok": "cache_read_input_token_cost_flex",
 }
-LONG_CONTEXT_THRESHOLD = 200_000
+# Long-context prices: LiteLLM names them "<price>_above_<N>k_tokens" (128k, 200k,
+# 272k...), and charges them when the prompt has more than N thousand tokens.
+LONG_CONTEXT_PRICES: dict[str, str] = {
+    "long_context_input_usd_per_mtok": "input_cost_per_token",
+    "long_context_output_usd_per_mtok": "output_cost_per_token",
+    "long_context_cached_input_usd_per_mtok": "cache_read_input_token_cost",
+    "long_context_cache_write_usd_per_mtok": "cache_creation_input_token_cost",
+    "long_context_cache_write_1h_usd_per_mtok": (
+        "cache_creation_input_token_cost_above_1hr"
+    ),
+}
+_LONG_CONTEXT_KEY = re.compile(
+    r"^(?P<price>"
+    + "|".join(re.escape(k) for k in sorted(set(LONG_CONTEXT_PRICES.values())))
+    + r")_above_(?P<thousands>\d+)k_tokens$"
+)
 _LITELLM_KEY_IN_SOURCE = re.compile(r"key '([^']+)'")
 
 
@@ -114,6 +136,20 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+def _seed_price(item: Mapping[str, Any], key: str, name: str) -> Decimal | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"Model {key}: {name} must be a number of at least 0.")
+    return Decimal(str(value))
+
+
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
@@ -150,8 +186,14 @@ def load_catalogue_data(
     for spec in parsed.models:
         values = spec.as_dict()
         key = values.pop("key")
-        for name in (*LITELLM_PRICES, "params_b"):
-            values[name] = _decimal(values[name])
+        for name in TOKEN_PRICE_FIELDS:
+            # Prices the engine does not model are read from the file itself.
+            values[name] = (
+                _decimal(values[name])
+                if name in values
+                else _seed_price(raw_models.get(key, {}), key, name)
+            )
+        values["params_b"] = _decimal(values["params_b"])
         values["price_date"] = _date(values["price_date"])
         values["deprecation_date"] = _date(values["deprecation_date"])
         values["gpu_profile"] = gpus.get(values["gpu_profile"] or "")
@@ -176,10 +218,11 @@ class PriceImport:
     matched: list[str] = field(default_factory=list)
     changed: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _per_mtok(value: Any) -> Decimal | None:
-    """USD a token (LiteLLM) to USD a million tokens, or None when absent."""
+    """USD a token (LiteLLM) to USD a million tokens, or None when not a price."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if not math.isfinite(value) or value < 0:
@@ -187,14 +230,61 @@ def _per_mtok(value: Any) -> Decimal | None:
     return (Decimal(str(value)) * 1_000_000).quantize(Decimal("0.000001"))
 
 
-def _import_values(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _price(
+    entry: Mapping[str, Any], litellm_name: str, warnings: list[str], where: str
+) -> Decimal | None:
+    value = entry.get(litellm_name)
+    if value is None:
+        return None
+    price = _per_mtok(value)
+    if price is None:
+        warnings.append(
+            f"{where}: {litellm_name} is not a price ({value!r}); left unchanged."
+        )
+    return price
+
+
+def _long_context_values(
+    entry: Mapping[str, Any], warnings: list[str], where: str
+) -> dict[str, Any]:
+    """The long-context tier of an entry: its threshold and prices, or nothing.
+
+    Only one tier is kept, the lowest; the tier's prices are set together (a
+    price the tier does not list is cleared), so no price of an old tier remains.
+    """
+    tiers: dict[int, dict[str, str]] = {}
+    for litellm_name in entry:
+        match = _LONG_CONTEXT_KEY.match(litellm_name)
+        if match:
+            threshold = int(match["thousands"]) * 1000
+            tiers.setdefault(threshold, {})[match["price"]] = litellm_name
+    if not tiers:
+        return {}
+    threshold = min(tiers)
+    if len(tiers) > 1:
+        ignored = ", ".join(f"{t:,}" for t in sorted(tiers) if t != threshold)
+        warnings.append(
+            f"{where}: only the long-context prices above {threshold:,} tokens are "
+            f"kept; those above {ignored} are ignored."
+        )
+    keys = tiers[threshold]
+    values: dict[str, Any] = {"long_context_threshold_tokens": threshold}
+    for name, base in LONG_CONTEXT_PRICES.items():
+        values[name] = (
+            _price(entry, keys[base], warnings, where) if base in keys else None
+        )
+    return values
+
+
+def _import_values(
+    entry: Mapping[str, Any], warnings: list[str], where: str
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, litellm_name in LITELLM_PRICES.items():
-        price = _per_mtok(entry.get(litellm_name))
+        price = _price(entry, litellm_name, warnings, where)
         if price is not None:
             values[name] = price
-    if "long_context_input_usd_per_mtok" in values:
-        values["long_context_threshold_tokens"] = LONG_CONTEXT_THRESHOLD
+    values.update(_long_context_values(entry, warnings, where))
     window = entry.get("max_input_tokens")
     if isinstance(window, int) and not isinstance(window, bool) and window > 0:
         values["context_window"] = window
@@ -217,7 +307,9 @@ def import_litellm_prices(
     """Refresh token prices from a LiteLLM `model_prices_and_context_window.json`.
 
     Models are matched on `litellm_key` (else `key`); only fields the file carries
-    are changed. One snapshot is recorded when anything changed (none on a dry run).
+    are changed, except that a long-context tier replaces the old one whole. A
+    price that is not a non-negative number is left unchanged and reported in
+    `warnings`. One snapshot is recorded when anything changed (none on a dry run).
     """
     if not isinstance(prices, Mapping):
         raise ValueError("The price file must be a JSON object keyed by model name.")
@@ -231,9 +323,10 @@ def import_litellm_prices(
                 report.unmatched.append(model.key)
             continue
         report.matched.append(model.key)
+        found = _import_values(entry, report.warnings, f"{model.key} ('{name}')")
         changes = {
             field_name: (getattr(model, field_name), value)
-            for field_name, value in _import_values(entry).items()
+            for field_name, value in found.items()
             if getattr(model, field_name) != value
         }
         if not changes:

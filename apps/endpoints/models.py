@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -140,7 +141,10 @@ class ServingEndpoint(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The poll holding the claim; only its results are stored (see services.collection).
     claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    # Counters seen before this moment are not counted from their start (re-pointing).
+    baseline_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bucket collectors re-read from here (minus their look-back) on the next poll.
     collected_until = models.DateTimeField(null=True, blank=True)
 
@@ -211,6 +215,63 @@ class ServingEndpoint(models.Model):
             if timezone.now() - self.last_success_at > late:
                 return self.Health.STALE
         return self.health
+
+    def claim_lease(self) -> timedelta:
+        """How long a claim holds before another poll may take the endpoint over.
+
+        One poll interval: a task lost with the broker, or a killed worker, leaves
+        the endpoint due again after it, so the next beat tick polls it within two
+        intervals. A late poll that was taken over stores nothing.
+        """
+        return timedelta(seconds=min(self.poll_interval_seconds, 600))
+
+    def record_success(self, *, polled_at: datetime, models: set[str]) -> None:
+        """Set the poll state after a stored poll (saved by the caller, in bulk)."""
+        self.health = self.Health.OK
+        self.last_success_at = polled_at
+        self.last_polled_at = polled_at
+        self.last_error = ""
+        self.consecutive_failures = 0
+        self.next_poll_at = timezone.now() + timedelta(
+            seconds=self.poll_interval_seconds
+        )
+        self.claim_token = ""
+        self.served_models = sorted(set(self.served_models or []) | models)
+
+    def record_failure(
+        self, *, polled_at: datetime, message: str, keep_claim: bool = False
+    ) -> None:
+        """Stale at first, failing after :data:`FAILING_AFTER` failures in a row.
+
+        ``keep_claim``: a retry of this poll follows (it renews the claim).
+        """
+        self.consecutive_failures += 1
+        self.health = (
+            self.Health.FAILING
+            if self.consecutive_failures >= FAILING_AFTER
+            else self.Health.STALE
+        )
+        self.last_error = message
+        self.last_error_at = polled_at
+        self.last_polled_at = polled_at
+        self.next_poll_at = timezone.now() + timedelta(
+            seconds=self.poll_interval_seconds
+        )
+        if not keep_claim:
+            self.claim_token = ""
+
+    POLL_FIELDS = (
+        "health",
+        "last_success_at",
+        "last_polled_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "next_poll_at",
+        "claim_token",
+        "served_models",
+        "collected_until",
+    )
 
     def mapped_use_cases(self) -> list[UseCase]:
         """Use-cases of the (prefetched) mappings, each once."""
@@ -292,6 +353,27 @@ class EndpointMapping(models.Model):
         return self.use_case.team_id if self.use_case is not None else None
 
 
+def resolve_mapping(
+    mappings: Sequence[EndpointMapping],
+    *,
+    model: str,
+    project_id: str | None,
+    api_key_id: str | None,
+) -> tuple[int | None, int | None]:
+    """(use_case_id, team_id) of the most specific matching mapping, or Nones."""
+    best: EndpointMapping | None = None
+    for mapping in mappings:
+        if not mapping.matches(
+            model=model, project_id=project_id, api_key_id=api_key_id
+        ):
+            continue
+        if best is None or mapping.specificity > best.specificity:
+            best = mapping
+    if best is None:
+        return (None, None)
+    return (best.use_case_id, best.target_team_id)
+
+
 class CounterState(models.Model):
     """The last raw value of one cumulative counter series, for deltas."""
 
@@ -302,6 +384,7 @@ class CounterState(models.Model):
     requests = models.FloatField(default=0)
     input_tokens = models.FloatField(default=0)
     output_tokens = models.FloatField(default=0)
+    cached_input_tokens = models.FloatField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     observed_at = models.DateTimeField()
 
@@ -364,6 +447,10 @@ class UsageSample(models.Model):
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cached_input_tokens = models.BigIntegerField(default=0)
+    # Part of input_tokens: written to the prompt cache (5-minute / default, 1-hour).
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    service_tier = models.CharField(max_length=20, blank=True)
     # Reported by the source, priced from the catalogue, or allocated (self-hosted).
     cost = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     cost_reported = models.BooleanField(default=False)

@@ -226,6 +226,9 @@ async def run_column(
                 elif isinstance(item, UsageReport):
                     result.input_tokens = item.input_tokens
                     result.output_tokens = item.output_tokens
+        if size == 0 and result.input_tokens is None and result.output_tokens is None:
+            # Nothing at all came back: an answer in a shape not understood.
+            raise ProviderError("The endpoint answered, but with no text and no usage.")
         result.status = RunOutput.Status.DONE
     except ProviderError as exc:
         _fail(result, exc.message)

@@ -16,6 +16,16 @@ from tests.servers import fixture_json
 BASE = "https://api.anthropic.com"
 USAGE = f"{BASE}/v1/organizations/usage_report/messages"
 COST = f"{BASE}/v1/organizations/cost_report"
+ANALYTICS_USAGE = f"{BASE}/v1/organizations/analytics/usage"
+ANALYTICS_COST = f"{BASE}/v1/organizations/analytics/cost"
+
+
+def legacy_only(router: Any) -> None:
+    """An organisation without the analytics API: it answers 404 there."""
+    router.get(ANALYTICS_USAGE).respond(404, json={"type": "error"})
+    router.get(ANALYTICS_COST).respond(404, json={"type": "error"})
+
+
 KEY = "sk-ant-admin01-secret"
 CURSOR = "page_MjAyNS0wNS0xNFQwMDowMDowMFo="
 SINCE = datetime(2025, 8, 1, 0, 5, tzinfo=UTC)
@@ -33,7 +43,7 @@ def paged(pages: dict[str | None, Any]) -> Any:
 
 @pytest.fixture
 def router() -> Any:
-    with respx.mock() as router:
+    with respx.mock(assert_all_called=False) as router:
         router.get(USAGE).mock(
             side_effect=paged(
                 {
@@ -50,6 +60,7 @@ def router() -> Any:
                 }
             )
         )
+        legacy_only(router)
         yield router
 
 
@@ -95,6 +106,7 @@ def test_it_sends_the_admin_headers_and_grouping(router: Any) -> None:
         "model",
         "workspace_id",
         "api_key_id",
+        "service_tier",
     ]
     assert second.request.url.params["page"] == CURSOR
 
@@ -122,7 +134,8 @@ def test_it_needs_an_admin_key() -> None:
 
 
 def test_it_raises_a_transient_error_on_a_500() -> None:
-    with respx.mock() as router, httpx.Client() as client:
+    with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
+        legacy_only(router)
         router.get(USAGE).respond(status_code=529)
         with pytest.raises(CollectorError) as caught:
             collect(client)
@@ -141,15 +154,121 @@ def test_it_raises_a_transient_error_on_a_500() -> None:
     ],
 )
 def test_it_raises_a_clear_error_on_garbage(body: bytes) -> None:
-    with respx.mock() as router, httpx.Client() as client:
+    with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
+        legacy_only(router)
         router.get(USAGE).respond(content=body)
         with pytest.raises(CollectorError, match=r"JSON|Unexpected response"):
             collect(client)
 
 
 def test_it_probes_with_the_models_seen_recently() -> None:
-    with respx.mock() as router, httpx.Client() as client:
+    with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
+        legacy_only(router)
         router.get(USAGE).respond(json=fixture_json("anthropic_usage_page1.json"))
         report = get_collector("anthropic").probe(client, base_url=BASE, api_key=KEY)
     assert report.ok
     assert report.models == [SONNET]
+
+
+ANALYTICS_CURSOR = "page_MjAyNS0wOC0wMVQwMTowMDowMFo="
+
+
+@pytest.fixture
+def analytics() -> Any:
+    with respx.mock(assert_all_called=False) as router:
+        router.get(ANALYTICS_USAGE).mock(
+            side_effect=paged(
+                {
+                    None: fixture_json("anthropic_analytics_usage_page1.json"),
+                    ANALYTICS_CURSOR: fixture_json(
+                        "anthropic_analytics_usage_page2.json"
+                    ),
+                }
+            )
+        )
+        router.get(ANALYTICS_COST).respond(
+            json=fixture_json("anthropic_analytics_cost.json")
+        )
+        legacy = [router.get(USAGE).respond(500), router.get(COST).respond(500)]
+        yield router, legacy
+
+
+def test_it_reads_the_analytics_api_first_with_its_beta_header(analytics: Any) -> None:
+    router, legacy = analytics
+    with httpx.Client() as client:
+        readings = collect(client)
+
+    assert not any(route.called for route in legacy)
+    first, second = router.routes[0].calls
+    assert first.request.headers["anthropic-beta"] == "analytics-usage-cost-2026-08-24"
+    assert first.request.headers["x-api-key"] == KEY
+    assert first.request.url.params["time_bucket_width"] == "1h"
+    assert second.request.url.params["page"] == ANALYTICS_CURSOR
+    usage = [r for r in readings if r.measure == "usage"]
+    assert len(usage) == 3
+    [cost] = [r for r in readings if r.measure == "cost"]
+    assert cost.cost == Decimal("874.28912") / 100
+    assert (cost.model, cost.project_id) == (SONNET, WORKSPACE)
+
+
+def test_analytics_cache_writes_are_split_by_lifetime(analytics: Any) -> None:
+    with httpx.Client() as client:
+        usage = [r for r in collect(client) if r.measure == "usage"]
+    standard = next(r for r in usage if r.model == SONNET and r.service_tier == "")
+    # 1500 uncached + 200 read + 500 written for 5 minutes + 1000 for an hour.
+    assert standard.input_tokens == 3200
+    assert standard.cached_input_tokens == 200
+    assert standard.cache_write_tokens == 500
+    assert standard.cache_write_1h_tokens == 1000
+    assert (standard.output_tokens, standard.requests) == (500, 7)
+
+
+def test_analytics_batch_traffic_is_its_own_series(analytics: Any) -> None:
+    with httpx.Client() as client:
+        usage = [r for r in collect(client) if r.measure == "usage"]
+    sonnet = [r for r in usage if r.model == SONNET]
+    assert sorted(r.service_tier for r in sonnet) == ["", "batch"]
+    batch = next(r for r in sonnet if r.service_tier == "batch")
+    assert "|service_tier=batch|" in batch.series
+    assert (batch.input_tokens, batch.output_tokens, batch.requests) == (3000, 900, 20)
+    assert len({r.series for r in sonnet}) == 2
+
+
+def test_analytics_and_legacy_give_the_same_series_for_standard_traffic(
+    analytics: Any, router: Any
+) -> None:
+    """A switch between the two APIs re-polls the same buckets under one name."""
+    with httpx.Client() as client:
+        new = {r.series for r in collect(client) if r.measure == "usage"}
+    legacy = (
+        "anthropic.usage|api_key_id=apikey_01Rj2N8SVvo6BePZj99NhmiT"
+        f"|model={SONNET}|workspace_id={WORKSPACE}"
+    )
+    assert legacy in new
+
+
+def test_it_falls_back_to_the_legacy_reports_on_404(router: Any) -> None:
+    with httpx.Client() as client:
+        readings = collect(client)
+    assert router.routes[0].called and router.routes[1].called
+    assert len([r for r in readings if r.measure == "usage"]) == 2
+
+
+def test_the_analytics_api_failing_otherwise_is_not_hidden_by_the_fallback() -> None:
+    with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
+        router.get(ANALYTICS_USAGE).respond(503)
+        legacy = router.get(USAGE).respond(
+            json=fixture_json("anthropic_usage_page1.json")
+        )
+        with pytest.raises(CollectorError) as caught:
+            collect(client)
+    assert caught.value.transient
+    assert not legacy.called
+
+
+def test_probe_names_the_api_that_answered(analytics: Any) -> None:
+    with httpx.Client() as client:
+        report = get_collector("anthropic").probe(client, base_url=BASE, api_key=KEY)
+    assert report.ok
+    assert "analytics" in report.detail
+    assert report.models == ["claude-sonnet-4-20250514"]

@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from apps.core.http import make_client
-from apps.endpoints.collectors import CollectorError, get_collector
+from apps.endpoints.collectors import CollectorError, ProbeReport, get_collector
 from tests.servers import FakeServer, fixture_json
 
 BASE = "http://litellm.internal:4000"
@@ -119,11 +119,104 @@ def test_it_raises_on_a_bad_date() -> None:
             collect(client)
 
 
+def probe(server: FakeServer) -> ProbeReport:
+    with make_client(allowed_networks=["127.0.0.0/8"], timeout=2.0) as client:
+        return get_collector("litellm").probe(client, base_url=server.url, api_key=KEY)
+
+
 def test_it_probes_the_model_list(server: FakeServer) -> None:
     server.models = ["gpt-4o-mini", "llama3"]
-    with make_client(allowed_networks=["127.0.0.0/8"], timeout=2.0) as client:
-        report = get_collector("litellm").probe(
-            client, base_url=server.url, api_key=KEY
-        )
+    server.json("/user/info", fixture_json("litellm_user_info_admin.json"))
+    server.json(
+        "/user/daily/activity", fixture_json("litellm_daily_activity_flat.json")
+    )
+    report = probe(server)
     assert report.ok
     assert report.models == ["gpt-4o-mini", "llama3"]
+    assert "all users" in report.detail
+
+
+def test_probe_refuses_a_key_that_sees_only_its_own_users_spend(
+    server: FakeServer,
+) -> None:
+    """LiteLLM filters /user/daily/activity to the caller's user for non-admins."""
+    server.json("/user/info", fixture_json("litellm_user_info_internal_user.json"))
+    server.json(
+        "/user/daily/activity", fixture_json("litellm_daily_activity_flat.json")
+    )
+    report = probe(server)
+    assert not report.ok
+    assert "alice@example.com" in report.detail
+    assert "'internal_user'" in report.detail
+    assert "proxy admin key" in report.detail
+
+
+def test_probe_accepts_a_proxy_admin_viewer(server: FakeServer) -> None:
+    info = fixture_json("litellm_user_info_internal_user.json")
+    info["user_info"]["user_role"] = "proxy_admin_viewer"
+    server.json("/user/info", info)
+    server.json(
+        "/user/daily/activity", fixture_json("litellm_daily_activity_flat.json")
+    )
+    assert probe(server).ok
+
+
+def test_probe_reports_a_proxy_without_its_database_as_a_setup_error(
+    server: FakeServer,
+) -> None:
+    server.json("/user/info", fixture_json("litellm_user_info_admin.json"))
+    server.json(
+        "/user/daily/activity",
+        fixture_json("litellm_db_not_connected.json"),
+        status=500,
+    )
+    report = probe(server)
+    assert not report.ok
+    assert "no database" in report.detail
+    assert "DB not connected" in report.detail
+
+
+def test_collect_raises_a_non_transient_error_when_the_proxy_has_no_database(
+    server: FakeServer,
+) -> None:
+    server.json(
+        "/user/daily/activity",
+        fixture_json("litellm_db_not_connected.json"),
+        status=500,
+    )
+    with (
+        make_client(allowed_networks=["127.0.0.0/8"], timeout=2.0) as client,
+        pytest.raises(CollectorError) as caught,
+    ):
+        collect(client, base_url=server.url)
+    assert not caught.value.transient
+    assert caught.value.status_code == 500
+    assert "DB not connected" in caught.value.message
+    assert KEY not in caught.value.message
+
+
+def test_collect_keeps_a_plain_500_transient(server: FakeServer) -> None:
+    server.fail("/user/daily/activity")
+    with (
+        make_client(allowed_networks=["127.0.0.0/8"], timeout=2.0) as client,
+        pytest.raises(CollectorError) as caught,
+    ):
+        collect(client, base_url=server.url)
+    assert caught.value.transient
+
+
+def test_it_reads_cache_reads_and_writes() -> None:
+    with respx.mock() as router, httpx.Client() as client:
+        router.get(ACTIVITY).respond(
+            json=fixture_json("litellm_daily_activity_cache.json")
+        )
+        [reading] = collect(client)
+    # prompt_tokens 12300 = 300 uncached + 9000 read from cache + 3000 written.
+    assert (
+        reading.input_tokens,
+        reading.cached_input_tokens,
+        reading.cache_write_tokens,
+        reading.output_tokens,
+        reading.requests,
+    ) == (12300, 9000, 3000, 800, 4)
+    assert reading.cost == Decimal("0.0421")

@@ -99,7 +99,13 @@ def test_it_asks_for_aligned_hourly_buckets_grouped_for_attribution(
         int(datetime(2024, 11, 1, 3, tzinfo=UTC).timestamp())
     )
     assert params["bucket_width"] == "1h"
-    assert params.get_list("group_by") == ["model", "project_id", "api_key_id"]
+    assert params.get_list("group_by") == [
+        "model",
+        "project_id",
+        "api_key_id",
+        "batch",
+        "service_tier",
+    ]
     assert "page" not in params
     assert second.request.url.params["page"] == "AAAAAGdGxdEiJdKOAAAAAGcqsYA="
     assert first.request.headers["authorization"] == f"Bearer {KEY}"
@@ -224,3 +230,64 @@ def test_it_probes_without_raising_when_the_key_is_refused() -> None:
         report = get_collector("openai").probe(client, base_url=BASE, api_key=KEY)
     assert not report.ok
     assert "403" in report.detail
+
+
+def test_batch_and_each_service_tier_get_their_own_series_in_one_bucket() -> None:
+    """Four rows of one model, project, key and hour: none overwrites another."""
+    with respx.mock() as router, httpx.Client() as client:
+        router.get(USAGE).respond(json=fixture_json("openai_usage_tiers.json"))
+        router.get(COSTS).respond(json=fixture_json("openai_costs.json"))
+        readings = [r for r in collect(client) if r.measure == "usage"]
+
+    base = "openai.usage|api_key_id=key_123|model=gpt-5-2025-08-07|project_id=proj_abc"
+    by_series = {r.series: r for r in readings}
+    assert set(by_series) == {
+        base,
+        f"{base}|service_tier=batch",
+        f"{base}|service_tier=flex",
+        f"{base}|service_tier=priority",
+    }
+    assert [by_series[s].service_tier for s in sorted(by_series)] == [
+        "",
+        "batch",
+        "flex",
+        "priority",
+    ]
+    batch = by_series[f"{base}|service_tier=batch"]
+    assert (batch.requests, batch.input_tokens, batch.output_tokens) == (
+        200,
+        40000,
+        12000,
+    )
+    assert {r.bucket_start for r in readings} == {
+        datetime(2024, 11, 1, 0, 0, tzinfo=UTC)
+    }
+    # The four rows' totals survive: 1000 + 40000 + 700 + 250 input tokens.
+    assert sum(r.input_tokens for r in readings) == 41950
+
+
+def test_it_reads_cache_writes_apart_from_cache_reads() -> None:
+    with respx.mock() as router, httpx.Client() as client:
+        router.get(USAGE).respond(json=fixture_json("openai_usage_tiers.json"))
+        router.get(COSTS).respond(json=fixture_json("openai_costs.json"))
+        readings = [r for r in collect(client) if r.measure == "usage"]
+
+    default = next(r for r in readings if r.service_tier == "")
+    assert (
+        default.input_tokens,
+        default.cached_input_tokens,
+        default.cache_write_tokens,
+    ) == (1000, 600, 300)
+    priority = next(r for r in readings if r.service_tier == "priority")
+    assert (priority.cached_input_tokens, priority.cache_write_tokens) == (100, 50)
+
+
+def test_default_tier_series_keep_the_names_they_had_before_tiers() -> None:
+    """Rows of the older fixtures (batch null, no service_tier) name no tier."""
+    with respx.mock() as router, httpx.Client() as client:
+        router.get(USAGE).respond(json=fixture_json("openai_usage_page2.json"))
+        router.get(COSTS).respond(json=fixture_json("openai_costs.json"))
+        readings = [r for r in collect(client) if r.measure == "usage"]
+    assert readings
+    assert all("service_tier" not in r.series for r in readings)
+    assert all(r.service_tier == "" for r in readings)

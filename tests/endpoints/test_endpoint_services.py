@@ -220,7 +220,7 @@ def test_claiming_is_exclusive(db) -> None:  # type: ignore[no-untyped-def]
     ServingEndpointFactory(next_poll_at=timezone.now() + timedelta(minutes=5))
     first = services.claim_due_endpoints()
     assert sorted(first) == sorted(e.pk for e in endpoints)
-    assert services.claim_due_endpoints() == []
+    assert services.claim_due_endpoints() == {}
 
 
 def test_self_hosted_cost_is_spread_over_use_cases_by_tokens(db) -> None:  # type: ignore[no-untyped-def]

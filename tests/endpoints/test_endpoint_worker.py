@@ -10,6 +10,7 @@ import atexit
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -119,12 +120,15 @@ def test_a_worker_counts_vllm_usage_exactly_through_outage_garbage_hang_and_rest
     EndpointMappingFactory(endpoint=endpoint, model_name=MODEL)
     expected = [0, 0, 0]
 
-    def serve(requests: int, prompt: int, generation: int) -> None:
+    def serve(
+        requests: int, prompt: int, generation: int, created: float | None = None
+    ) -> None:
         server.set_vllm(
             model=MODEL,
             requests=requests,
             prompt_tokens=prompt,
             generation_tokens=generation,
+            created=created,
         )
 
     serve(10, 100, 50)
@@ -168,7 +172,8 @@ def test_a_worker_counts_vllm_usage_exactly_through_outage_garbage_hang_and_rest
     assert endpoint.consecutive_failures == 0
     assert totals(endpoint) == tuple(expected)
 
-    serve(3, 30, 12)  # the server restarted: lower values count in full
+    # The server restarted (a new _created): its values count in full.
+    serve(3, 30, 12, created=time.time() + 5)
     poll(worker, endpoint)
     expected = [expected[0] + 3, expected[1] + 30, expected[2] + 12]
     assert totals(endpoint) == tuple(expected)

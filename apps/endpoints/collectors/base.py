@@ -29,6 +29,7 @@ import abc
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,18 @@ class Reading:
     measure: Measure = "usage"
     #: When the counters' process started (Prometheus ``_created``), if reported.
     started_at: datetime | None = None
+    #: Input tokens written to the prompt cache (default / 5-minute lifetime);
+    #: part of input_tokens, priced at the model's cache-write price.
+    cache_write_tokens: int = 0
+    #: Input tokens written to the prompt cache with a 1-hour lifetime (Anthropic);
+    #: part of input_tokens.
+    cache_write_1h_tokens: int = 0
+    #: The provider's service tier: "" (standard), "batch", "priority" or "flex";
+    #: batch and priority traffic is priced at their own rates.
+    service_tier: str = ""
+    #: Why this series was refused (a negative or non-numeric counter, …): such a
+    #: reading carries no usage; storing records the error and stores the rest.
+    error: str = ""
 
     def __post_init__(self) -> None:
         if self.mode == "bucket":
@@ -160,6 +173,59 @@ class Collector(Protocol):
     ) -> ProbeReport: ...
 
 
+#: A whole fetch (connect, headers, body) may last this many times the client's
+#: read timeout; a scrape that needs more is not a healthy endpoint.
+FETCH_DEADLINE_FACTOR = 2.0
+#: The deadline of a fetch when the client has no read timeout, in seconds.
+DEFAULT_FETCH_DEADLINE = 60.0
+
+
+def fetch_deadline(client: httpx.Client) -> float:
+    """Seconds a whole fetch with ``client`` may take (see :meth:`BaseCollector.fetch`).
+
+    Taken from the client's read timeout, so callers (which build clients with
+    ``ENDPOINT_TIMEOUT_SECONDS``) need no setting of their own.
+    """
+    read = client.timeout.read
+    return DEFAULT_FETCH_DEADLINE if read is None else FETCH_DEADLINE_FACTOR * read
+
+
+class _DeadlineTimeouts(dict[str, float | None]):
+    """A request's timeouts, each cut to what is left until ``expires``.
+
+    httpcore looks the timeout up again before every connect, read and write
+    (``request.extensions["timeout"].get("read")``), so this bounds the whole
+    exchange, a trickled status line and headers included, not just the body.
+    """
+
+    def __init__(self, timeout: httpx.Timeout, expires: float) -> None:
+        super().__init__(timeout.as_dict())
+        self.expires = expires
+        #: Whether the last timeout handed out was cut short, so that its
+        #: expiry means the deadline passed.
+        self.clipped = False
+
+    def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
+        configured = super().get(key, default)
+        left = self.expires - time.monotonic()
+        self.clipped = configured is None or left < configured
+        if self.clipped:
+            return max(left, 0.001)  # 0 would make the socket non-blocking
+        return configured
+
+    def __getitem__(self, key: str) -> float | None:
+        return self.get(key)
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.expires
+
+
+def _too_slow(shown: str, seconds: float) -> CollectorError:
+    return CollectorError(
+        f"{shown} did not answer within {seconds:g} s.", transient=True
+    )
+
+
 class BaseCollector(abc.ABC):
     """Shared plumbing: bounded fetches, error mapping and a probe that never raises."""
 
@@ -208,16 +274,23 @@ class BaseCollector(abc.ABC):
 
         Redirects are not followed because some providers take the key in a
         custom header (``x-api-key``), which httpx would forward to another host.
+        The whole fetch, headers and body, has a deadline (:func:`fetch_deadline`):
+        httpx limits each read only, so a server trickling a byte at a time would
+        otherwise hold a worker for as long as it likes.
         """
         shown = _shown_url(url)
+        seconds = fetch_deadline(client)
+        timeouts = _DeadlineTimeouts(client.timeout, time.monotonic() + seconds)
         try:
-            with client.stream(
+            request = client.build_request(
                 "GET",
                 url,
                 headers=dict(headers or {}),
                 params=dict(params or {}),
-                follow_redirects=False,
-            ) as response:
+                extensions={"timeout": timeouts},
+            )
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
                 _raise_for_status(response, shown)
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -226,12 +299,18 @@ class BaseCollector(abc.ABC):
                         raise CollectorError(
                             f"{shown} returned more than {MAX_BODY_BYTES} bytes."
                         )
+                    if timeouts.expired():
+                        raise _too_slow(shown, seconds)
                 return bytes(body)
+            finally:
+                response.close()
         except UnsafeURL as exc:
             raise CollectorError(
                 _redact(f"{shown} is not allowed: {exc.message}", api_key)
             ) from None
         except httpx.TimeoutException:
+            if timeouts.clipped:
+                raise _too_slow(shown, seconds) from None
             raise CollectorError(f"{shown} timed out.", transient=True) from None
         except httpx.TransportError as exc:
             reason = _redact(str(exc) or type(exc).__name__, api_key)
@@ -488,6 +567,9 @@ def merge_readings(readings: Iterable[Reading]) -> list[Reading]:
             output_tokens=existing.output_tokens + reading.output_tokens,
             cached_input_tokens=existing.cached_input_tokens
             + reading.cached_input_tokens,
+            cache_write_tokens=existing.cache_write_tokens + reading.cache_write_tokens,
+            cache_write_1h_tokens=existing.cache_write_1h_tokens
+            + reading.cache_write_1h_tokens,
             cost=cost,
         )
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -585,3 +667,62 @@ def _redact(text: str, api_key: str | None) -> str:
     if api_key:
         text = text.replace(api_key, "***")
     return text
+
+
+# Reading why a server refused: the message of an error body.
+
+#: Most of an error body read to find its message.
+MAX_ERROR_BYTES = 64 * 1024
+#: Longest error message kept from a server.
+MAX_ERROR_CHARS = 300
+
+
+def error_message(
+    client: httpx.Client,
+    url: str,
+    *,
+    api_key: str | None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    seconds: float = 5.0,
+) -> str:
+    """GET ``url`` again and return the message of its (error) JSON body, or "".
+
+    For telling a setup error from a passing one after a 5xx: FastAPI's
+    ``{"detail": …}``, ``{"error": {"message": …}}`` and ``{"error": "…"}`` are
+    understood. Reads at most :data:`MAX_ERROR_BYTES` for at most ``seconds``;
+    never raises.
+    """
+    deadline = time.monotonic() + seconds
+    body = bytearray()
+    try:
+        with client.stream(
+            "GET",
+            url,
+            headers=dict(headers or {}),
+            params=dict(params or {}),
+            follow_redirects=False,
+        ) as response:
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) >= MAX_ERROR_BYTES or time.monotonic() > deadline:
+                    break
+    except (httpx.HTTPError, UnsafeURL):
+        return ""
+    try:
+        data = json.loads(bytes(body[:MAX_ERROR_BYTES]))
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return _redact(_message_of(data), api_key)[:MAX_ERROR_CHARS]
+
+
+def _message_of(data: Any) -> str:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        for key in ("detail", "error", "message"):
+            if key in data:
+                found = _message_of(data[key])
+                if found:
+                    return found
+    return ""

@@ -18,6 +18,7 @@ from apps.endpoints.collectors.base import (
     api_root,
     bearer,
     check_window,
+    error_message,
     get_bool,
     get_decimal,
     get_int,
@@ -33,6 +34,12 @@ __all__ = ["LiteLLMCollector"]
 
 DAY = timedelta(days=1)
 PAGE_SIZE = 100
+#: Roles whose keys see every user's spend (LiteLLM's ``_user_has_admin_view``);
+#: any other key sees only its own user's.
+ADMIN_ROLES = frozenset({"proxy_admin", "proxy_admin_viewer"})
+#: What a proxy without its database says: "DB not connected. …" on the spend
+#: endpoints, "Database not connected. …" on ``/user/info``.
+NO_DATABASE = "not connected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,7 @@ class DailyModelSpend:
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
 
 
 class LiteLLMCollector(BaseCollector):
@@ -56,7 +64,14 @@ class LiteLLMCollector(BaseCollector):
     the proxy admin key, paginating on ``metadata.has_more`` / ``total_pages``.
     Each model cell is either flat metrics (older proxies) or ``{metrics,
     api_key_breakdown}``; with a key breakdown, readings are per model and key.
-    ``cost`` is LiteLLM's computed spend in USD.
+    ``cost`` is LiteLLM's computed spend in USD. ``prompt_tokens`` already counts
+    cache reads and writes, which are also reported as ``cache_read_input_tokens``
+    and ``cache_creation_input_tokens``.
+
+    "Test connection" checks the key's role with ``/user/info``: a key that is
+    not a proxy admin sees only its own user's spend, so it fails the probe. A
+    proxy without its database answers 500 "DB not connected"; that is a setup
+    error, reported as such and not retried as a passing fault.
     """
 
     kind = "litellm"
@@ -83,11 +98,10 @@ class LiteLLMCollector(BaseCollector):
         rows: list[DailyModelSpend] = []
         page = 1
         while True:
-            data = self.fetch_json(
+            data = self._get(
                 client,
                 url,
-                api_key=key,
-                headers=bearer(key),
+                key,
                 params={
                     "start_date": first.isoformat(),
                     "end_date": last.isoformat(),
@@ -106,16 +120,84 @@ class LiteLLMCollector(BaseCollector):
     def _probe(
         self, client: httpx.Client, *, base_url: str, api_key: str | None
     ) -> ProbeReport:
-        data = self.fetch_json(
-            client,
-            f"{api_root(base_url)}/v1/models",
-            api_key=api_key,
-            headers=bearer(api_key),
-        )
+        key = require_key(api_key, "A LiteLLM admin key")
+        root = api_root(base_url)
+        data = self._get(client, f"{root}/v1/models", key)
         models = sorted(set(model_ids(data, "models")))
-        return ProbeReport(
-            ok=True, models=models, detail=f"LiteLLM lists {len(models)} models."
+        try:
+            role, user = _role(self._get(client, f"{root}/user/info", key))
+        except CollectorError as exc:
+            if exc.status_code != 404:
+                raise
+            # Proxies older than /user/info: the role cannot be checked.
+            role, user = None, None
+        if role is not None and role not in ADMIN_ROLES:
+            return ProbeReport(
+                ok=False,
+                models=models,
+                detail=(
+                    f"This key belongs to LiteLLM user {user!r} with role {role!r}: "
+                    "LiteLLM shows such a key only its own user's spend, so usage "
+                    "of every other user and key would be missing. Use a proxy "
+                    "admin key (role proxy_admin or proxy_admin_viewer)."
+                ),
+            )
+        # Reading one day proves the spend tables answer (a proxy without its
+        # database lists models but has no spend).
+        today = datetime.now(tz=UTC).date().isoformat()
+        self._get(
+            client,
+            f"{root}/user/daily/activity",
+            key,
+            params={"start_date": today, "end_date": today, "page": 1, "page_size": 1},
         )
+        detail = f"LiteLLM lists {len(models)} models; the key sees all users' spend."
+        if role is None:
+            detail = (
+                f"LiteLLM lists {len(models)} models. This proxy has no /user/info, "
+                "so the key's role is unchecked: use a proxy admin key, or only "
+                "its own user's spend is collected."
+            )
+        return ProbeReport(ok=True, models=models, detail=detail)
+
+    def _get(
+        self,
+        client: httpx.Client,
+        url: str,
+        key: str,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``fetch_json``, telling a proxy without its database from a passing 500."""
+        try:
+            return self.fetch_json(
+                client, url, api_key=key, headers=bearer(key), params=params
+            )
+        except CollectorError as exc:
+            if exc.status_code != 500:
+                raise
+            reason = error_message(
+                client, url, api_key=key, headers=bearer(key), params=params
+            )
+            if NO_DATABASE not in reason.lower():
+                raise
+            raise CollectorError(
+                f"LiteLLM has no database, so it keeps no spend; connect one "
+                f"(DATABASE_URL) to the proxy. It said: {reason}",
+                status_code=500,
+                transient=False,
+            ) from None
+
+
+def _role(info: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The calling key's user role and user id from ``GET /user/info``."""
+    user_info = get_object(info, "user_info", "user/info")
+    user = get_str(info, "user_id", "user/info")
+    # A proxy admin gets every team and key instead, with no user row.
+    if user is None and not user_info and "keys" in info:
+        return "proxy_admin", None
+    role = get_str(user_info, "user_role", "user/info.user_info")
+    return (role or "unknown"), user
 
 
 def _parse_page(data: dict[str, Any]) -> list[DailyModelSpend]:
@@ -160,6 +242,7 @@ def _row(
         input_tokens=get_int(metrics, "prompt_tokens", where),
         output_tokens=get_int(metrics, "completion_tokens", where),
         cached_input_tokens=get_int(metrics, "cache_read_input_tokens", where),
+        cache_write_tokens=get_int(metrics, "cache_creation_input_tokens", where),
     )
 
 
@@ -193,6 +276,7 @@ def _reading(row: DailyModelSpend) -> Reading:
         input_tokens=row.input_tokens,
         output_tokens=row.output_tokens,
         cached_input_tokens=row.cached_input_tokens,
+        cache_write_tokens=row.cache_write_tokens,
         cost=row.spend,
         bucket_start=start,
         bucket_end=start + DAY,

@@ -18,6 +18,7 @@ from apps.endpoints.collectors.base import (
     ceil_time,
     check_window,
     floor_time,
+    get_bool,
     get_decimal,
     get_int,
     get_object,
@@ -46,6 +47,9 @@ class UsageResult:
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
+    #: "" (default), "batch", "priority", "flex", …: see :func:`service_tier`.
+    service_tier: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +66,11 @@ class OpenAICollector(BaseCollector):
     """Hourly usage buckets per model, project and API key, and daily billed costs.
 
     Usage comes from ``/v1/organization/usage/completions`` grouped by
-    ``model``, ``project_id`` and ``api_key_id``; ``input_tokens`` includes the
-    cached ones. Costs from ``/v1/organization/costs`` (daily only, no model
+    ``model``, ``project_id``, ``api_key_id``, ``batch`` and ``service_tier``;
+    ``input_tokens`` includes the cached ones (``input_cached_tokens``) and the
+    cache writes (``input_cache_write_tokens``). Batch and non-default tiers get
+    their own series (``…|service_tier=batch``), so they are priced at their own
+    rates and never overwrite the default tier's bucket. Costs from ``/v1/organization/costs`` (daily only, no model
     grouping) are ``measure="cost"`` readings per project, for reconciliation.
     Both follow ``has_more`` / ``next_page``. Needs an Admin key.
     """
@@ -120,7 +127,7 @@ class OpenAICollector(BaseCollector):
             "start_time": int(floor_time(since, width).timestamp()),
             "end_time": int(ceil_time(until, width).timestamp()),
             "bucket_width": "1h" if width == HOUR else "1d",
-            "group_by": ["model", "project_id", "api_key_id"],
+            "group_by": ["model", "project_id", "api_key_id", "batch", "service_tier"],
             "limit": 168 if width == HOUR else 31,
         }
         results: list[UsageResult] = []
@@ -139,6 +146,13 @@ class OpenAICollector(BaseCollector):
                         input_tokens=get_int(item, "input_tokens", where),
                         output_tokens=get_int(item, "output_tokens", where),
                         cached_input_tokens=get_int(item, "input_cached_tokens", where),
+                        cache_write_tokens=get_int(
+                            item, "input_cache_write_tokens", where
+                        ),
+                        service_tier=service_tier(
+                            batch=get_bool(item, "batch", where),
+                            tier=get_str(item, "service_tier", where),
+                        ),
                     )
                 )
         return results
@@ -199,20 +213,38 @@ class OpenAICollector(BaseCollector):
         )
 
 
+def service_tier(*, batch: bool, tier: str | None) -> str:
+    """The portal's tier for a usage row: "batch" first, "" for the default.
+
+    OpenAI reports ``service_tier`` as "default" (or "auto") for standard
+    traffic; other values ("flex", "priority", …) are kept as given.
+    """
+    if batch:
+        return "batch"
+    tier = (tier or "").strip().lower()
+    return "" if tier in ("", "default", "auto", "standard") else tier
+
+
 def _usage_reading(result: UsageResult) -> Reading:
+    labels: dict[str, str | None] = {
+        "model": result.model,
+        "project_id": result.project_id,
+        "api_key_id": result.api_key_id,
+    }
+    # Only a non-default tier is named, so default series keep their old names
+    # (a renamed series would count its re-polled buckets twice).
+    if result.service_tier:
+        labels["service_tier"] = result.service_tier
     return Reading(
-        series=series_name(
-            "openai.usage",
-            model=result.model,
-            project_id=result.project_id,
-            api_key_id=result.api_key_id,
-        ),
+        series=series_name("openai.usage", **labels),
         model=result.model or "",
         mode="bucket",
         requests=result.requests,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
         cached_input_tokens=result.cached_input_tokens,
+        cache_write_tokens=result.cache_write_tokens,
+        service_tier=result.service_tier,
         bucket_start=result.start,
         bucket_end=result.end,
         project_id=result.project_id,

@@ -57,6 +57,12 @@ async def stream_chat(
         timeout=request.timeout(),
     ) as response:
         await raise_for_status(response)
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            # A server or proxy that ignores "stream": one JSON answer instead.
+            body = parse_json((await response.aread()).decode("utf-8", "replace"))
+            for item in _from_message(body):
+                yield item
+            return
         async for event, data in iter_sse(response):
             payload = parse_json(data)
             if not isinstance(payload, dict):
@@ -80,3 +86,36 @@ async def stream_chat(
             elif kind == "message_stop":
                 break
     yield UsageReport(input_tokens, output_tokens)
+
+
+def _from_message(data: Any) -> list[StreamItem]:
+    """Text and usage of a whole JSON answer: a Message, or a chat.completion."""
+    if not isinstance(data, dict):
+        raise ProviderError("The provider sent an unexpected answer.")
+    if data.get("type") == "error" or "error" in data:
+        raise ProviderError(error_text(data))
+    items: list[StreamItem] = []
+    if "choices" in data:  # an OpenAI-style proxy in front of Claude
+        for choice in data.get("choices") or []:
+            text = ((choice or {}).get("message") or {}).get("content")
+            if isinstance(text, str) and text:
+                items.append(TextDelta(text))
+        usage = data.get("usage") or {}
+        items.append(
+            UsageReport(
+                as_int(usage.get("prompt_tokens")),
+                as_int(usage.get("completion_tokens")),
+            )
+        )
+        return items
+    for block in data.get("content") or []:
+        text = (block or {}).get("text")
+        if (block or {}).get("type") == "text" and isinstance(text, str) and text:
+            items.append(TextDelta(text))
+    usage = data.get("usage") or {}
+    items.append(
+        UsageReport(
+            as_int(usage.get("input_tokens")), as_int(usage.get("output_tokens"))
+        )
+    )
+    return items

@@ -54,6 +54,8 @@ class Command(BaseCommand):
         for key, changes in report.changed.items():
             for name, (old, new) in changes.items():
                 self.stdout.write(f"{key}: {name} {old} → {new}")
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(warning))
         if report.unmatched:
             self.stdout.write(
                 "Not in the file (unchanged): " + ", ".join(report.unmatched)

@@ -1,0 +1,172 @@
+"""Daily rollups (what dashboards read) and pruning of raw samples.
+
+A day's rollup rows are recomputed from its samples whenever a poll touches the
+day, and written as an upsert: rows whose sums did not change are not written
+again, changed rows are updated in place, new ones inserted, vanished ones
+deleted. Raw hourly samples are kept for ``USAGE_SAMPLE_RETENTION_DAYS`` (400 by
+default) and then pruned by a beat task; daily rollups are kept forever.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
+
+DAY = timedelta(days=1)
+CENT = Decimal("0.000001")
+_SUMMED = ("requests", "input_tokens", "output_tokens", "cost")
+
+
+def rollup_day(*, endpoint: ServingEndpoint, day: date) -> list[DailyUsage]:
+    """Rebuild ``endpoint``'s daily rows for ``day`` from its samples.
+
+    Self-hosted endpoints: the day's hardware cost (hourly cost times the hours
+    of the day so far) is spread over the samples by share of tokens and written
+    back to them, so the usage API and the rollup agree.
+    """
+    return rollup_endpoints_day(endpoints=[endpoint], day=day)
+
+
+def rollup_endpoints_day(
+    *, endpoints: Sequence[ServingEndpoint], day: date
+) -> list[DailyUsage]:
+    """:func:`rollup_day` for several endpoints at once, in a few queries."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = start + DAY
+    by_endpoint: dict[int, list[UsageSample]] = {e.pk: [] for e in endpoints}
+    for sample in UsageSample.objects.filter(
+        endpoint_id__in=list(by_endpoint),
+        measure=UsageSample.Measure.USAGE,
+        bucket_start__gte=start,
+        bucket_start__lt=end,
+    ).order_by("pk"):
+        by_endpoint[sample.endpoint_id].append(sample)
+    wanted: dict[tuple[int, int | None, int | None, str], DailyUsage] = {}
+    for endpoint in endpoints:
+        samples = by_endpoint[endpoint.pk]
+        idle_cost = Decimal(0)
+        if endpoint.is_self_hosted:
+            idle_cost = _allocate_hourly_cost(endpoint, samples, start, end)
+        groups: dict[tuple[int | None, int | None, str], dict[str, Any]] = defaultdict(
+            lambda: dict.fromkeys(_SUMMED, 0) | {"cost": Decimal(0)}
+        )
+        for sample in samples:
+            sums = groups[(sample.use_case_id, sample.team_id, sample.model)]
+            sums["requests"] += sample.requests
+            sums["input_tokens"] += sample.input_tokens
+            sums["output_tokens"] += sample.output_tokens
+            sums["cost"] += sample.cost or Decimal(0)
+        if idle_cost:
+            groups[(None, None, "")]["cost"] += idle_cost
+        for (use_case_id, team_id, model), sums in groups.items():
+            wanted[(endpoint.pk, use_case_id, team_id, model)] = DailyUsage(
+                date=day,
+                endpoint=endpoint,
+                use_case_id=use_case_id,
+                team_id=team_id,
+                model=model,
+                vendor=endpoint.vendor_name,
+                location=endpoint.location,
+                **sums,
+            )
+    return _upsert(wanted, endpoint_ids=list(by_endpoint), day=day)
+
+
+def _upsert(
+    wanted: dict[tuple[int, int | None, int | None, str], DailyUsage],
+    *,
+    endpoint_ids: list[int],
+    day: date,
+) -> list[DailyUsage]:
+    """Write ``wanted`` over the day's rows: update changed, add new, drop vanished."""
+    fields = ("requests", "input_tokens", "output_tokens", "cost", "vendor", "location")
+    changed: list[DailyUsage] = []
+    stale: list[int] = []
+    kept: list[DailyUsage] = []
+    for row in DailyUsage.objects.filter(endpoint_id__in=endpoint_ids, date=day):
+        key = (row.endpoint_id, row.use_case_id, row.team_id, row.model)
+        new = wanted.pop(key, None)
+        if new is None:
+            stale.append(row.pk)
+            continue
+        if any(getattr(row, name) != getattr(new, name) for name in fields):
+            for name in fields:
+                setattr(row, name, getattr(new, name))
+            changed.append(row)
+        kept.append(row)
+    if stale:
+        DailyUsage.objects.filter(pk__in=stale).delete()
+    if changed:
+        DailyUsage.objects.bulk_update(changed, fields, batch_size=500)
+    created = DailyUsage.objects.bulk_create(list(wanted.values()), batch_size=500)
+    return [*kept, *created]
+
+
+def _allocate_hourly_cost(
+    endpoint: ServingEndpoint,
+    samples: list[UsageSample],
+    start: datetime,
+    end: datetime,
+) -> Decimal:
+    """Spread the day's cost over ``samples`` by tokens; return what is left idle.
+
+    Only samples whose share changed are written back.
+    """
+    assert endpoint.hourly_cost is not None
+    now = timezone.now()
+    seconds = (min(end, now) - start).total_seconds()
+    hours = Decimal(max(seconds, 0) / 3600).quantize(Decimal("0.0001"))
+    day_cost = (endpoint.hourly_cost * hours).quantize(CENT, rounding=ROUND_HALF_UP)
+    tokens = sum(s.input_tokens + s.output_tokens for s in samples)
+    before = {s.pk: s.cost for s in samples}
+    if not tokens:
+        for sample in samples:
+            sample.cost = Decimal(0)
+        _save_costs(samples, before)
+        return day_cost
+    allocated = Decimal(0)
+    for sample in samples:
+        share = Decimal(sample.input_tokens + sample.output_tokens) / Decimal(tokens)
+        sample.cost = (day_cost * share).quantize(CENT, rounding=ROUND_HALF_UP)
+        allocated += sample.cost
+    # Rounding leftovers go to the largest sample, so the parts add up exactly.
+    largest = max(samples, key=lambda s: s.input_tokens + s.output_tokens)
+    largest.cost = (largest.cost or Decimal(0)) + (day_cost - allocated)
+    _save_costs(samples, before)
+    return Decimal(0)
+
+
+def _save_costs(samples: list[UsageSample], before: dict[int, Decimal | None]) -> None:
+    changed = [s for s in samples if before.get(s.pk) != s.cost]
+    UsageSample.objects.bulk_update(changed, ["cost"], batch_size=500)
+
+
+def prune_usage_samples(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Delete raw samples older than the retention period; keep the daily rollups.
+
+    Whole days only (UTC), so no day's rollup is ever rebuilt from part of its
+    samples. Deletes in batches to keep each transaction short.
+    """
+    now = now or timezone.now()
+    days = int(settings.USAGE_SAMPLE_RETENTION_DAYS)
+    cutoff = datetime.combine(
+        (now - timedelta(days=days)).astimezone(UTC).date(), time.min, tzinfo=UTC
+    )
+    deleted = 0
+    while True:
+        ids = list(
+            UsageSample.objects.filter(bucket_start__lt=cutoff).values_list(
+                "pk", flat=True
+            )[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += UsageSample.objects.filter(pk__in=ids).delete()[0]
