@@ -347,3 +347,31 @@ def test_the_beat_tick_fans_out_one_poll_per_due_endpoint(
         assert endpoint.next_poll_at is not None
     paused.refresh_from_db()
     assert paused.last_polled_at is None
+
+
+def test_a_database_error_in_a_poll_is_retried_on_a_fresh_connection(
+    worker: Finished, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from apps.endpoints.services import collection
+
+    endpoint = ServingEndpointFactory(base_url=server.url)
+    server.set_vllm(model=MODEL, requests=1, prompt_tokens=10, generation_tokens=5)
+    poll(worker, endpoint)  # baseline
+    server.set_vllm(model=MODEL, requests=4, prompt_tokens=70, generation_tokens=9)
+    real = collection.store_batch
+    failures = iter(
+        [OperationalError("terminating connection due to administrator command")]
+    )
+
+    def store_batch(fetches):  # type: ignore[no-untyped-def]
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(fetches)
+
+    monkeypatch.setattr(collection, "store_batch", store_batch)
+    poll(worker, endpoint)
+    assert endpoint.health == "ok"
+    assert totals(endpoint) == (3, 60, 4)
