@@ -167,6 +167,9 @@ class UsageSerializer(serializers.ModelSerializer):
             "input_tokens",
             "output_tokens",
             "cached_input_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "service_tier",
             "cost",
         ]
 
