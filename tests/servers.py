@@ -23,7 +23,8 @@ What it serves (``server.url`` is ``http://127.0.0.1:<port>``, no trailing slash
 
 - ``GET /metrics``: a vLLM exposition built from :meth:`FakeServer.set_vllm`
   (one call per model, and per ``engine`` if you like), or a TGI one after
-  :meth:`FakeServer.set_tgi`, which also makes ``GET /info`` answer. Values can
+  :meth:`FakeServer.set_tgi` (or a recorded page with
+  :meth:`FakeServer.set_tgi_text`), which also makes ``GET /info`` answer. Values can
   be changed between scrapes (``set_vllm`` again with lower numbers = a restart).
 - ``GET /health``: 200.
 - ``GET /v1/models``: an OpenAI list of ``server.models``.
@@ -43,7 +44,8 @@ Faults, per path (``None`` = every path), until :meth:`FakeServer.clear_faults`:
 - :meth:`FakeServer.garbage` answers a 200 with a nonsense body;
 - :meth:`FakeServer.hang` waits before answering (ends early when the server
   stops, so tests never wait for it);
-- :meth:`FakeServer.redirect` answers a redirect to any URL.
+- :meth:`FakeServer.redirect` answers a redirect to any URL;
+- :meth:`FakeServer.trickle` sends a body one byte at a time (a slow upstream).
 
 ``server.require_key = "secret"`` makes every path but ``/health`` demand
 ``Authorization: Bearer secret`` or ``x-api-key: secret`` (else 401).
@@ -126,6 +128,7 @@ class FakeServer:
         self.chunk_delay = 0.0
         self.require_key: str | None = None
         self.requests: list[RecordedRequest] = []
+        self.trickled = 0
         self._routes: dict[tuple[str, str], Route] = {}
         self._faults: dict[str | None, Route] = {}
         self._vllm: dict[tuple[str, str], _VllmSeries] = {}
@@ -255,6 +258,12 @@ class FakeServer:
             }
             self._vllm.clear()
 
+    def set_tgi_text(self, *, model: str = "bigscience/bloom-560m", text: str) -> None:
+        """Serve ``text`` (a recorded TGI page) as ``/metrics`` and ``/info`` for ``model``."""
+        with self._lock:
+            self._tgi = {"model": model, "text": text}
+            self._vllm.clear()
+
     def fail(self, path: str | None = None, *, status: int = 500) -> None:
         """Answer ``status`` on ``path`` (every path when None)."""
         self._fault(path, lambda request: _json_reply({"error": "boom"}, status))
@@ -274,6 +283,22 @@ class FakeServer:
             return Reply(200, {}, b"late")
 
         self._fault(path, handler)
+
+    def trickle(self, path: str | None = None, *, body: bytes, interval: float) -> None:
+        """Answer 200 sending ``body`` one byte every ``interval`` seconds.
+
+        ``server.trickled`` counts the bytes of body sent so far.
+        """
+
+        def chunks() -> Iterator[bytes]:
+            for byte in body:
+                if self._stopping.wait(interval):
+                    return
+                with self._lock:
+                    self.trickled += 1
+                yield bytes([byte])
+
+        self._fault(path, lambda request: Reply(200, {}, chunks=chunks()))
 
     def redirect(
         self, path: str | None = None, *, location: str, status: int = 302
@@ -320,11 +345,12 @@ class FakeServer:
 
     def _metrics(self, request: RecordedRequest) -> Reply:
         with self._lock:
-            text = (
-                tgi_metrics(**self._tgi)
-                if self._tgi is not None
-                else vllm_metrics(list(self._vllm.values()))
-            )
+            if self._tgi is not None and "text" in self._tgi:
+                text = self._tgi["text"]
+            elif self._tgi is not None:
+                text = tgi_metrics(**self._tgi)
+            else:
+                text = vllm_metrics(list(self._vllm.values()))
         return Reply(200, {"content-type": "text/plain; version=0.0.4"}, text.encode())
 
     def _info(self, request: RecordedRequest) -> Reply:

@@ -11,6 +11,7 @@ import respx
 
 from apps.core.http import make_client
 from apps.endpoints.collectors import CollectorError, get_collector
+from apps.endpoints.counters import counter_delta
 from tests.servers import FakeServer, fixture_json, fixture_text
 
 UNTIL = datetime(2025, 8, 1, 12, 0, tzinfo=UTC)
@@ -61,13 +62,78 @@ def test_it_still_collects_when_info_fails() -> None:
     assert reading.output_tokens == 50000
 
 
-def test_it_falls_back_to_the_request_count_without_a_success_counter() -> None:
+def test_it_counts_no_requests_when_only_the_request_count_exists() -> None:
+    # Every TGI with tgi_request_count also has tgi_request_success, which only
+    # appears with the first success: the count alone is requests in flight or
+    # failed, none completed.
     text = "# TYPE tgi_request_count counter\ntgi_request_count 7\n"
     with respx.mock() as router, httpx.Client() as client:
         router.get(f"{BASE}/metrics").respond(text=text)
         router.get(f"{BASE}/info").respond(json={"model_id": "m"})
         [reading] = collect(client, BASE)
-    assert reading.requests == 7
+    assert reading.requests == 0
+
+
+def test_a_fresh_server_reads_as_zero_usage_for_its_model(
+    server: FakeServer, client: httpx.Client
+) -> None:
+    server.set_tgi_text(
+        model="tiiuae/falcon-7b", text=fixture_text("tgi_metrics_fresh.txt")
+    )
+    [reading] = collect(client, server.url)
+
+    assert reading.series == "tgi"
+    assert reading.model == "tiiuae/falcon-7b"
+    assert reading.error == ""
+    assert (reading.requests, reading.input_tokens, reading.output_tokens) == (0, 0, 0)
+
+
+def test_testing_the_connection_of_a_fresh_server_succeeds(
+    server: FakeServer, client: httpx.Client
+) -> None:
+    server.set_tgi_text(
+        model="tiiuae/falcon-7b", text=fixture_text("tgi_metrics_fresh.txt")
+    )
+    report = get_collector("tgi").probe(client, base_url=server.url, api_key=None)
+
+    assert report.ok
+    assert report.models == ["tiiuae/falcon-7b"]
+    assert report.detail == "TGI answers; it has served no requests yet (usage 0)."
+
+
+def test_only_failed_requests_then_a_success_never_reads_as_a_reset(
+    server: FakeServer, client: httpx.Client
+) -> None:
+    model = "bigscience/bloom-560m"
+    pages = ["tgi_metrics_fresh.txt", "tgi_metrics_failures_only.txt"]
+    pages.append("tgi_metrics_first_success.txt")
+    readings = []
+    for page in pages:
+        server.set_tgi_text(model=model, text=fixture_text(page))
+        readings += collect(client, server.url)
+    fresh, failed, succeeded = readings
+
+    # 2 validation failures record nothing; the failure during generation
+    # recorded its 812 prompt tokens. Then one success: 45 in, 17 out.
+    assert (failed.requests, failed.input_tokens, failed.output_tokens) == (0, 812, 0)
+    assert (succeeded.requests, succeeded.input_tokens) == (1, 812 + 45)
+    assert succeeded.output_tokens == 17
+    for before, after in ((fresh, failed), (failed, succeeded)):
+        for field in ("requests", "input_tokens", "output_tokens"):
+            assert getattr(after, field) >= getattr(before, field), field
+    assert counter_delta(failed.requests, succeeded.requests) == 1
+
+
+def test_a_counter_that_cannot_count_refuses_the_reading_without_raising() -> None:
+    text = "tgi_request_success 4\ntgi_request_input_length_sum -20\n"
+    with respx.mock() as router, httpx.Client() as client:
+        router.get(f"{BASE}/metrics").respond(text=text)
+        router.get(f"{BASE}/info").respond(json={"model_id": "m"})
+        [reading] = collect(client, BASE)
+    assert reading.error == (
+        "Refused tgi_request_input_length_sum is -20, a negative count."
+    )
+    assert (reading.requests, reading.input_tokens, reading.output_tokens) == (0, 0, 0)
 
 
 def test_it_reads_a_live_server_between_scrapes(
@@ -86,7 +152,9 @@ def test_it_refuses_a_page_that_is_not_tgi(
     server: FakeServer, client: httpx.Client
 ) -> None:
     server.set_vllm(prompt_tokens=5)
-    with pytest.raises(CollectorError, match="no TGI request metrics"):
+    with pytest.raises(
+        CollectorError, match="no TGI request metrics and /info did not answer"
+    ):
         collect(client, server.url)
 
 

@@ -59,7 +59,7 @@ def test_it_reads_counters_per_model_and_engine_from_a_recorded_page() -> None:
     assert engine0.mode == "counter"
     assert engine0.bucket_start is None
     assert (engine0.input_tokens, engine0.output_tokens) == (81234, 27453)
-    assert engine0.requests == 412 + 131 + 2  # summed over finished_reason
+    assert engine0.requests == 412 + 131  # completed: stop + length, not abort
     assert engine0.started_at == datetime.fromtimestamp(1.7305408e9, tz=UTC)
     assert engine0.cost is None
     assert sum(r.output_tokens for r in readings) == 27453 + 13002
@@ -144,12 +144,113 @@ def test_it_raises_a_clear_error_on_a_garbage_body(
     assert not caught.value.transient
 
 
-def test_it_raises_on_a_malformed_vllm_line(
+def test_it_refuses_only_the_series_with_a_non_numeric_value(
     server: FakeServer, client: httpx.Client
 ) -> None:
-    server.garbage("/metrics", body=b'vllm:prompt_tokens_total{model_name="m"} lots\n')
-    with pytest.raises(CollectorError, match="not a valid Prometheus exposition"):
+    server.garbage(
+        "/metrics",
+        body=(
+            b'vllm:prompt_tokens_total{model_name="m",engine="0"} lots\n'
+            b'vllm:prompt_tokens_total{model_name="n",engine="0"} 40.0\n'
+            b'vllm:generation_tokens_total{model_name="n",engine="0"} 9.0\n'
+        ),
+    )
+    bad, good = collect(client, server.url)
+
+    assert bad.series == "vllm|engine=0|model=m"
+    assert bad.error == (
+        'Refused vllm:prompt_tokens_total{engine="0",model_name="m"} is '
+        "'lots', not a number."
+    )
+    assert (bad.requests, bad.input_tokens, bad.output_tokens) == (0, 0, 0)
+    assert good.series == "vllm|engine=0|model=n"
+    assert good.error == ""
+    assert (good.input_tokens, good.output_tokens) == (40, 9)
+
+
+def test_it_refuses_negative_and_non_finite_series_one_by_one() -> None:
+    with respx.mock() as router, httpx.Client() as client:
+        router.get("http://vllm.internal:8000/metrics").respond(
+            text=fixture_text("vllm_metrics_bad_values.txt")
+        )
+        readings = collect(client, "http://vllm.internal:8000")
+
+    by_engine = {r.series.split("|")[1]: r for r in readings}
+    assert by_engine["engine=1"].error == (
+        f'Refused vllm:prompt_tokens_total{{engine="1",model_name="{MODEL}"}} '
+        "is -3.0, a negative count."
+    )
+    assert by_engine["engine=2"].error == (
+        f'Refused vllm:generation_tokens_total{{engine="2",model_name="{MODEL}"}} '
+        "is NaN, not a finite count."
+    )
+    assert by_engine["engine=3"].error == (
+        "Refused vllm:prompt_tokens_cached_total"
+        f'{{engine="3",model_name="{MODEL}"}} is +Inf, not a finite count.'
+    )
+    for engine in ("engine=1", "engine=2", "engine=3"):
+        refused = by_engine[engine]
+        assert (refused.requests, refused.input_tokens, refused.output_tokens) == (
+            0,
+            0,
+            0,
+        )
+    engine0 = by_engine["engine=0"]
+    assert engine0.error == ""
+    assert (engine0.input_tokens, engine0.cached_input_tokens) == (7000, 3000)
+    assert engine0.output_tokens == 2100
+    assert engine0.requests == 50 + 2  # stop + repetition; error is no completion
+
+
+def test_it_reads_cached_prompt_tokens_and_completed_requests_per_engine() -> None:
+    model = "Qwen/Qwen3-30B-A3B-Instruct-2507"
+    with respx.mock() as router, httpx.Client() as client:
+        router.get("http://vllm.internal:8000/metrics").respond(
+            text=fixture_text("vllm_metrics_dp4.txt")
+        )
+        readings = collect(client, "http://vllm.internal:8000")
+
+    assert [r.series for r in readings] == [
+        f"vllm|engine={n}|model={model}" for n in range(4)
+    ]
+    for n, reading in enumerate(readings, start=1):
+        assert reading.input_tokens == 1_000_000 * n + 1234
+        assert reading.cached_input_tokens == 400_000 * n
+        assert reading.output_tokens == 250_000 * n + 56
+        # stop 900n + length 100n + repetition 2; abort 7 and error 1 left out
+        assert reading.requests == 900 * n + 100 * n + 2
+        assert reading.started_at == datetime(2025, 8, 1, 8, 0, tzinfo=UTC)
+        assert reading.error == ""
+
+
+def test_it_reads_a_multiprocess_page_that_has_no_created_times() -> None:
+    with respx.mock() as router, httpx.Client() as client:
+        router.get("http://vllm.internal:8000/metrics").respond(
+            text=fixture_text("vllm_metrics_multiproc.txt")
+        )
+        engine0, engine1 = collect(client, "http://vllm.internal:8000")
+
+    assert (engine0.started_at, engine1.started_at) == (None, None)
+    assert (engine0.input_tokens, engine0.cached_input_tokens) == (5000, 1200)
+    assert (engine1.input_tokens, engine1.cached_input_tokens) == (10000, 2400)
+    assert (engine0.requests, engine1.requests) == (30 + 4, 60 + 8)
+
+
+def test_a_fetch_that_trickles_its_body_stops_at_the_deadline(
+    server: FakeServer,
+) -> None:
+    body = b"vllm:prompt_tokens_total 1.0\n" * 2  # 58 bytes, 29 s at this pace
+    server.trickle("/metrics", body=body, interval=0.5)
+    # Each read may take 1 s; the whole fetch 2 x 1 s.
+    with (
+        make_client(allowed_networks=["127.0.0.0/8"], timeout=1.0) as client,
+        pytest.raises(CollectorError) as caught,
+    ):
         collect(client, server.url)
+
+    assert caught.value.message == (f"{server.url}/metrics did not answer within 2 s.")
+    assert caught.value.transient
+    assert server.trickled < len(body)
 
 
 def test_it_raises_a_transient_error_when_the_server_hangs(server: FakeServer) -> None:

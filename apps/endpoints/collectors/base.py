@@ -193,9 +193,10 @@ def fetch_deadline(client: httpx.Client) -> float:
 class _DeadlineTimeouts(dict[str, float | None]):
     """A request's timeouts, each cut to what is left until ``expires``.
 
-    httpcore looks the timeout up again before every connect, read and write
-    (``request.extensions["timeout"].get("read")``), so this bounds the whole
-    exchange, a trickled status line and headers included, not just the body.
+    httpcore looks the timeout up before connecting, before each write and
+    before reading each event (``request.extensions["timeout"].get("read")``),
+    so no read of the body outlives the deadline. The status line and headers
+    are one event: reads within it keep the timeout looked up at its start.
     """
 
     def __init__(self, timeout: httpx.Timeout, expires: float) -> None:
@@ -274,9 +275,9 @@ class BaseCollector(abc.ABC):
 
         Redirects are not followed because some providers take the key in a
         custom header (``x-api-key``), which httpx would forward to another host.
-        The whole fetch, headers and body, has a deadline (:func:`fetch_deadline`):
-        httpx limits each read only, so a server trickling a byte at a time would
-        otherwise hold a worker for as long as it likes.
+        The fetch has a deadline (:func:`fetch_deadline`) on top of the client's
+        timeouts: httpx limits each read only, so a server trickling its body a
+        byte at a time would otherwise hold a worker for as long as it likes.
         """
         shown = _shown_url(url)
         seconds = fetch_deadline(client)

@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def rebaseline_counters(apps, schema_editor):
+    # "Requests" now means completed requests (vLLM aborts and errors, TGI's
+    # request-count fallback no longer count) and cached tokens are read: the
+    # stored values are not comparable with the new readings, so start again.
+    apps.get_model("endpoints", "CounterState").objects.all().delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -35,4 +42,5 @@ class Migration(migrations.Migration):
             name='service_tier',
             field=models.CharField(blank=True, max_length=20),
         ),
+        migrations.RunPython(rebaseline_counters, migrations.RunPython.noop),
     ]
