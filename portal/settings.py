@@ -75,11 +75,13 @@ INSTALLED_APPS = [
     "apps.endpoints",
     "apps.portfolio",
     "apps.playground",
+    "apps.gateway",
     "apps.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.DatabaseBusyMiddleware",  # full connection pool: 503
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,10 +118,22 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
+
+
+def env_number(name: str, default: str, *, minimum: float) -> float:
+    raw = os.environ.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
+
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -128,6 +142,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Under ASGI each request runs in a thread of its own, so connections kept
+    # per thread (CONN_MAX_AGE) pile up. PostgreSQL gets one bounded pool per
+    # process instead (docs/operations.md, "Database connections").
+    DB_POOL_MAX = int(env_number("DB_POOL_MAX", "10", minimum=0))
+    DB_POOL_MIN = int(env_number("DB_POOL_MIN", "0", minimum=0))
+    DB_POOL_TIMEOUT = env_number("DB_POOL_TIMEOUT", "10", minimum=0.1)
+    DB_CONN_MAX_AGE = int(env_number("DB_CONN_MAX_AGE", "0", minimum=0))
+    postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgres and DB_POOL_MAX:
+        if DB_POOL_MIN > DB_POOL_MAX:
+            raise ImproperlyConfigured("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        if DB_CONN_MAX_AGE:
+            raise ImproperlyConfigured(
+                "DB_CONN_MAX_AGE needs DB_POOL_MAX=0: a pool keeps connections itself"
+            )
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DB_POOL_MIN,
+            "max_size": DB_POOL_MAX,
+            # A request waits this long for a free connection, then gets a 503.
+            "timeout": DB_POOL_TIMEOUT,
+        }
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -284,6 +321,19 @@ ENDPOINT_ALLOWED_NETWORKS = env_list(
     "ENDPOINT_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else ""
 )
 ENDPOINT_TIMEOUT_SECONDS = float(os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "10"))
+ENDPOINT_COLLECT_CONCURRENCY = int(os.environ.get("ENDPOINT_COLLECT_CONCURRENCY", "32"))
+ENDPOINT_RETRY_MAX = int(os.environ.get("ENDPOINT_RETRY_MAX", "3"))
+ENDPOINT_RETRY_BACKOFF_SECONDS = float(
+    os.environ.get("ENDPOINT_RETRY_BACKOFF_SECONDS", "5")
+)
+# A poll task is stopped past these (seconds); paginated reports fetch page by page,
+# each fetch within ENDPOINT_TIMEOUT_SECONDS.
+ENDPOINT_TASK_SOFT_TIME_LIMIT = int(
+    os.environ.get("ENDPOINT_TASK_SOFT_TIME_LIMIT", "120")
+)
+ENDPOINT_TASK_TIME_LIMIT = int(os.environ.get("ENDPOINT_TASK_TIME_LIMIT", "150"))
+# Raw hourly samples are pruned after this many days; daily rollups are kept forever.
+USAGE_SAMPLE_RETENTION_DAYS = int(os.environ.get("USAGE_SAMPLE_RETENTION_DAYS", "400"))
 
 LOGGING = {
     "version": 1,

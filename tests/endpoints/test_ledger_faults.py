@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -47,6 +48,20 @@ def serve(server: FakeServer, requests: int, prompt: int, generation: int) -> No
         prompt_tokens=prompt,
         generation_tokens=generation,
     )
+
+
+def in_thread(target, **kwargs) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """A thread that gives its database connection back (pooled on PostgreSQL)."""
+
+    def run() -> None:
+        try:
+            target(**kwargs)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def wait_for_requests(server: FakeServer, count: int) -> None:
@@ -84,16 +99,13 @@ def test_a_manual_poll_overlapping_a_scheduled_one_never_counts_twice(
     server.route("GET", "/metrics", metrics)
     serve(server, 15, 1500, 700)
     claims = services.claim_due_endpoints()
-    scheduled = threading.Thread(
-        target=services.collect_endpoint,
-        kwargs={"endpoint_id": endpoint.pk, "claim": claims[endpoint.pk]},
+    scheduled = in_thread(
+        services.collect_endpoint, endpoint_id=endpoint.pk, claim=claims[endpoint.pk]
     )
-    scheduled.start()
     wait_for_requests(server, 2)  # baseline + the scheduled poll
-    manual = threading.Thread(
-        target=call_command, args=("collect_usage", "--endpoint", str(endpoint.pk))
+    manual = in_thread(
+        lambda: call_command("collect_usage", "--endpoint", str(endpoint.pk))
     )
-    manual.start()
     wait_for_requests(server, 3)  # the manual poll has its snapshot (15, 1500, 700)
     serve(server, 20, 2000, 900)
     scheduled_go.set()
