@@ -59,6 +59,17 @@ class Budget(models.Model):
         validators=[MinValueValidator(0)],
         help_text="USD a month.",
     )
+    class Enforcement(models.TextChoices):
+        SOFT = "soft", "Soft: warn"
+        HARD = "hard", "Hard: refuse gateway requests"
+
+    enforcement = models.CharField(
+        max_length=4,
+        choices=Enforcement.choices,
+        default=Enforcement.SOFT,
+        help_text="Hard: the gateway refuses requests once month-to-date spend "
+        "reaches the amount; soft: it adds a warning header.",
+    )
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

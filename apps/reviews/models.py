@@ -57,6 +57,9 @@ class Decision(AppendOnlyModel):
     overrule_reason = models.TextField(blank=True)
     chosen_models = models.JSONField(default=list, blank=True)
     conditions = models.JSONField(default=list, blank=True)
+    # The gateway's routes (DESIGN §9): [{"workload", "targets": [{"endpoint",
+    # "model", "weight"}], "fallback": [...]}], validated by apps.gateway.routes.
+    routes = models.JSONField(default=list, blank=True)
     comment = models.TextField(blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
