@@ -8,6 +8,7 @@ from . import (
     catalogue,
     endpoints,
     framework,
+    gateway,
     ping,
     playground,
     portfolio,
@@ -33,6 +34,11 @@ router.register(
     framework.UseCaseAssessmentViewSet,
     basename="use-case-assessment",
 )
+router.register(
+    r"use-cases/(?P<use_case_pk>[0-9]+)/gateway-keys",
+    gateway.GatewayKeyViewSet,
+    basename="use-case-gateway-key",
+)
 router.register("framework/evaluate", framework.EvaluateViewSet, basename="evaluate")
 router.register("catalogue/models", catalogue.CatalogModelViewSet)
 router.register("catalogue/gpu-profiles", catalogue.GpuProfileViewSet)
@@ -57,6 +63,12 @@ urlpatterns = [
         name="portfolio-summary",
     ),
     path("v1/spend/", portfolio.SpendView.as_view(), name="spend"),
+    path(
+        "v1/spend/reconciliation/",
+        portfolio.ReconciliationView.as_view(),
+        name="spend-reconciliation",
+    ),
+    path("v1/spend/focus/", portfolio.FocusExportView.as_view(), name="spend-focus"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

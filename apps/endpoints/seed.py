@@ -19,6 +19,7 @@ from apps.usecases.models import UseCase
 
 from . import services
 from .models import EndpointMapping, ServingEndpoint, UsageSample
+from .pricing import PriceBook
 
 ROUTER = "Customer email router"
 TRIAGE = "Claims triage classifier"
@@ -173,7 +174,7 @@ def _seed_history(
                     )
                 )
     if not endpoint.is_self_hosted:
-        prices = services.PriceBook(endpoint)
+        prices = PriceBook(endpoint)
         for sample in samples:
             price = prices.price(sample.model)
             if price is not None:

@@ -26,6 +26,12 @@ def can_view_portfolio(user: User) -> bool:
     )
 
 
+def can_view_reconciliation(user: User) -> bool:
+    """Provider bills are not split by use-case, so only those who read every
+    use-case see them: the board, platform, procurement and auditors."""
+    return bool(can_view_portfolio(user) and user.reads_everything)
+
+
 def can_manage_budgets(user: User) -> bool:
     """Platform and the board (and superusers) set budgets."""
     return bool(user.is_active and user.has_perm("portfolio.change_budget"))

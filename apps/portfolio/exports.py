@@ -1,21 +1,28 @@
-"""CSV of every table on the portfolio pages, from the same :class:`Overview`."""
+"""CSV of every table on the portfolio pages, from the same :class:`Overview`.
+
+Amounts go out exact (the ledger's six decimals): a spreadsheet summing the rows
+gets the total, to the last decimal. Rounding to cents is for display only.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .queries import Overview
+from .queries import Overview, exact
 
 Table = tuple[list[str], list[list[Any]]]
 
 
-def money(value: Decimal | None) -> str:
-    """A plain two-decimal amount ("" for none)."""
-    return "" if value is None else f"{value:.2f}"
+def money(value: Decimal | float | int | None) -> str:
+    """An exact amount with the ledger's six decimals ("" for none), never rounded
+    to cents: rows summed by the reader must give the total."""
+    if value is None:
+        return ""
+    return f"{exact(value):f}"
 
 
 def _allocation(overview: Overview) -> Table:
@@ -161,12 +168,20 @@ def table_for(name: str, overview: Overview) -> Table:
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """CSV text; cells that a spreadsheet would run as a formula are neutralised."""
+    return "".join(csv_lines(header, rows))
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """:func:`write_csv` a line at a time, for streamed responses."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
+    yield buffer.getvalue()
     for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
         writer.writerow([_safe(cell) for cell in row])
-    return buffer.getvalue()
+        yield buffer.getvalue()
 
 
 def _safe(cell: Any) -> Any:

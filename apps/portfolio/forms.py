@@ -10,6 +10,7 @@ from apps.usecases.models import UseCase
 
 from .models import Budget
 from .queries import DEFAULT_PERIOD, OUTCOME_LABELS, PERIODS, Filters
+from .reconciliation import default_range
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -90,3 +91,37 @@ class BudgetForm(forms.ModelForm):
 
     def fields_for_service(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+
+
+class ReconciliationForm(forms.Form):
+    """The reconciliation page's range and period; bad dates are field errors."""
+
+    start = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    period = forms.ChoiceField(
+        choices=[("day", "By day"), ("month", "By month")], required=False
+    )
+
+    #: The longest range one page may cover, as the API allows.
+    MAX_DAYS = 3 * 366
+
+    def __init__(self, data: Any = None, *, today: date, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.today = today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        end = data.get("end") or self.today
+        start = data.get("start") or default_range(min(end, self.today))[0]
+        if start > end:
+            self.add_error("start", "Start is after end.")
+        elif (end - start).days > self.MAX_DAYS:
+            self.add_error("end", f"Ask for at most {self.MAX_DAYS} days at once.")
+        data.update(start=start, end=end, period=data.get("period") or "day")
+        return data

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+#: The ledger's precision (``DecimalField(decimal_places=6)``): amounts leave the
+#: queries exact; only display rounds them.
+AMOUNT = Decimal("0.000001")
 #: Days in an average month (the cost model's convention, DESIGN §4).
 DAYS_A_MONTH = Decimal("30.42")
 NOT_ASSESSED = "not_assessed"
@@ -63,6 +66,11 @@ TOP_USE_CASES = 10
 RUN_RATE_DAYS = 7
 #: A forecast above this share of the budget is a warning, above the budget an alert.
 WARNING_RATIO = Decimal("0.9")
+
+
+def exact(value: Decimal | float | int | str | None) -> Decimal:
+    """A ledger amount as a six-place Decimal (SQLite may sum decimals to a float)."""
+    return Decimal(str(value or 0)).quantize(AMOUNT)
 
 
 def utc_today() -> date:
@@ -526,7 +534,7 @@ def _usage_by_use_case(
 def _decimals(row: dict[str, Any]) -> dict[str, Any]:
     """SQLite may hand back floats or ints for decimal sums; keep Decimals."""
     return {
-        key: value if key.endswith("requests") else Decimal(str(value or 0))
+        key: value if key.endswith("requests") else exact(value)
         for key, value in row.items()
     }
 
@@ -579,7 +587,7 @@ def _monthly_series(
         if hasattr(month, "date"):  # a datetime on some backends
             month = month.date()
         i = index[month]
-        cost = Decimal(str(row["cost"] or 0))
+        cost = exact(row["cost"])
         vendor = row["vendor"] or "Unknown vendor"
         team = row["team__name"] or "No team"
         vendors.setdefault(vendor, [ZERO] * len(months))[i] += cost
@@ -640,8 +648,8 @@ def budget_statuses(
         for key in (("team", row["team_id"]), ("use_case", row["use_case_id"])):
             if key[1] is None:
                 continue
-            spent[key] += Decimal(str(row["spent"] or 0))
-            week[key] += Decimal(str(row["week"] or 0))
+            spent[key] += exact(row["spent"])
+            week[key] += exact(row["week"])
     days_left = (month_end(today) - today).days
     statuses = []
     for budget in budgets_list:
@@ -654,7 +662,7 @@ def budget_statuses(
         statuses.append(
             BudgetStatus(
                 budget=budget,
-                spent=spent[key].quantize(CENT),
+                spent=spent[key],  # exact: rounding is the page's business
                 run_rate=run_rate,
                 days_left=days_left,
                 forecast=forecast_month_end(

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("export/<slug:table>.csv", views.export, name="export"),
     path("board-pack/", views.board_pack, name="board_pack"),
+    path("reconciliation/", views.reconciliation_report, name="reconciliation"),
     path("budgets/", views.budget_list, name="budgets"),
     path("budgets/new/", views.budget_create, name="budget_create"),
     path("budgets/<int:pk>/edit/", views.budget_edit, name="budget_edit"),

@@ -3,13 +3,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, exports, services
-from .access import can_manage_budgets, can_view_portfolio, get_budget_for
-from .forms import BudgetForm, PortfolioFilterForm, parse_month
+from . import charts, exports, reconciliation, services
+from .access import (
+    can_manage_budgets,
+    can_view_portfolio,
+    can_view_reconciliation,
+    get_budget_for,
+)
+from .forms import BudgetForm, PortfolioFilterForm, ReconciliationForm, parse_month
 from .queries import Filters, budget_statuses, build_overview, utc_today
 
 
@@ -39,8 +45,39 @@ def overview(request: HttpRequest) -> HttpResponse:
             "tables": exports.TABLES,
             "can_manage_budgets": can_manage_budgets(request.user),
             "reads_everything": request.user.reads_everything,
+            "can_reconcile": can_view_reconciliation(request.user),
         },
     )
+
+
+#: Rows a reconciliation page shows at a time.
+RECONCILIATION_PAGE = 50
+
+
+@login_required
+@require_GET
+def reconciliation_report(request: HttpRequest) -> HttpResponse:
+    """Provider bills against computed spend, with the usage that explains a gap."""
+    if not can_view_reconciliation(request.user):
+        raise PermissionDenied(
+            "Provider bills are for the board, platform, procurement and auditors."
+        )
+    form = ReconciliationForm(request.GET, today=utc_today())
+    context: dict[str, object] = {"form": form}
+    if form.is_valid():  # else the page shows the field errors and no rows
+        window = {k: form.cleaned_data[k] for k in ("start", "end", "period")}
+        rows = reconciliation.reconcile(**window)
+        page = Paginator(rows, RECONCILIATION_PAGE).get_page(request.GET.get("page"))
+        reconciliation.attach_explanations(page.object_list, **window)
+        query = request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            window=window,
+            page=page,
+            totals=reconciliation.totals(rows),
+            query=query.urlencode(),
+        )
+    return render(request, "portfolio/portfolio_reconciliation.html", context)
 
 
 @login_required

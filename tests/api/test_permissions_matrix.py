@@ -60,6 +60,9 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/endpoints/"): frozenset({"platform"}),
     ("GET", "/api/v1/usage/"): EVERYONE,
     ("GET", "/api/v1/spend/"): EVERYONE,
+    # Provider bills have no use-case, so requesters may not read them.
+    ("GET", "/api/v1/spend/reconciliation/"): READERS,
+    ("GET", "/api/v1/spend/focus/"): EVERYONE,
     ("GET", "/api/v1/portfolio/summary/"): EVERYONE,
     ("GET", "/api/v1/playground/runs/"): EVERYONE,
     ("POST", "/api/v1/playground/runs/"): EVERYONE - {"procurement", "auditor"},
