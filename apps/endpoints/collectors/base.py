@@ -26,6 +26,7 @@ them to catalogue-priced usage, or spend counts twice.
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import math
 import re
@@ -618,6 +619,7 @@ def next_cursor(page: Mapping[str, Any], where: str, seen: Sequence[str]) -> str
 # Error mapping.
 
 
+@functools.lru_cache(maxsize=4096)  # the same few URLs, polled again and again
 def _shown_url(url: str) -> str:
     """``url`` without query or credentials, for messages."""
     try:

@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
@@ -23,6 +25,38 @@ from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
 DAY = timedelta(days=1)
 CENT = Decimal("0.000001")
 _SUMMED = ("requests", "input_tokens", "output_tokens", "cost")
+
+
+def update_rows(
+    model: type[Model], rows: Sequence[Model], fields: Sequence[str]
+) -> None:
+    """Write ``fields`` of existing ``rows``: one prepared UPDATE, executed many times.
+
+    Much cheaper than ``bulk_update`` (a ``CASE WHEN`` per field and row to build)
+    or a queryset ``update()`` per row, and still one round trip per batch.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        quote(meta.db_table),
+        ", ".join(f"{quote(field.column)} = %s" for field in columns),
+        quote(meta.pk.column),
+    )
+    params = [
+        [
+            *(
+                field.get_db_prep_save(getattr(row, field.attname), connection)
+                for field in columns
+            ),
+            row.pk,
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def rollup_day(*, endpoint: ServingEndpoint, day: date) -> list[DailyUsage]:
@@ -105,7 +139,7 @@ def _upsert(
     if stale:
         DailyUsage.objects.filter(pk__in=stale).delete()
     if changed:
-        DailyUsage.objects.bulk_update(changed, fields, batch_size=500)
+        update_rows(DailyUsage, changed, fields)
     created = DailyUsage.objects.bulk_create(list(wanted.values()), batch_size=500)
     return [*kept, *created]
 
@@ -146,7 +180,7 @@ def _allocate_hourly_cost(
 
 def _save_costs(samples: list[UsageSample], before: dict[int, Decimal | None]) -> None:
     changed = [s for s in samples if before.get(s.pk) != s.cost]
-    UsageSample.objects.bulk_update(changed, ["cost"], batch_size=500)
+    update_rows(UsageSample, changed, ["cost"])
 
 
 def prune_usage_samples(*, now: datetime | None = None, batch: int = 5000) -> int:

@@ -41,7 +41,11 @@ from apps.endpoints.models import (
     resolve_mapping,
 )
 from apps.endpoints.pricing import Price, PriceBook
-from apps.endpoints.services.rollups import CENT, rollup_endpoints_day
+from apps.endpoints.services.rollups import (
+    CENT,
+    rollup_endpoints_day,
+    update_rows,
+)
 
 if TYPE_CHECKING:
     from apps.endpoints.services.collection import Fetched
@@ -199,15 +203,11 @@ def store_batch(fetches: Sequence[Fetched]) -> dict[int, int]:
         states.save()
         for day, day_endpoints in sorted(to_roll_up.items()):
             rollup_endpoints_day(endpoints=list(day_endpoints.values()), day=day)
-        for pk in accepted_ids:
-            endpoint = endpoints[pk]
-            # One small UPDATE each: cheaper than bulk_update's CASE per field.
-            ServingEndpoint.objects.filter(pk=pk).update(
-                **{
-                    name: getattr(endpoint, name)
-                    for name in ServingEndpoint.POLL_FIELDS
-                }
-            )
+        update_rows(
+            ServingEndpoint,
+            [endpoints[pk] for pk in sorted(accepted_ids)],
+            ServingEndpoint.POLL_FIELDS,
+        )
         from apps.endpoints.services.collection import trim_polls
 
         for event in PollEvent.objects.bulk_create(events, batch_size=500):
