@@ -81,12 +81,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",  # CSP and Permissions-Policy
     "apps.core.middleware.DatabaseBusyMiddleware",  # full connection pool: 503
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.SessionTimeoutMiddleware",  # idle and absolute limits
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -168,6 +170,16 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Password sign-ins are throttled per account and per address (apps/accounts/throttle.py).
+AUTHENTICATION_BACKENDS = ["apps.accounts.throttle.ThrottledModelBackend"]
+SIGN_IN_FAILURE_LIMIT = int(env_number("SIGN_IN_FAILURE_LIMIT", "5", minimum=1))
+# One address fails for many people behind a NAT or proxy, so its limit is higher.
+SIGN_IN_ADDRESS_FAILURE_LIMIT = int(
+    env_number("SIGN_IN_ADDRESS_FAILURE_LIMIT", "30", minimum=1)
+)
+# Failures count within this window; a lockout lasts as long, then expires by itself
+# (so even the break-glass superuser is never locked out for good).
+SIGN_IN_LOCKOUT_SECONDS = int(env_number("SIGN_IN_LOCKOUT_SECONDS", "900", minimum=1))
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
@@ -209,6 +221,40 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Only our own static files run or style a page: htmx, plotly.js and the scripts in
+# static/js are served from STATIC_URL, and no template has an inline script or style.
+# Two style hashes serve plotly.js: an empty <style> (it then adds its rules through
+# the CSSOM, which the policy does not govern) and the maplibre-gl rules it inserts
+# when loaded (plotly 7.1; tests/core/test_csp_browser.py shows a changed hash).
+PLOTLY_STYLE_HASHES = (
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' "
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='"
+)
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    f"default-src 'self'; script-src 'self'; style-src 'self' {PLOTLY_STYLE_HASHES}; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+PERMISSIONS_POLICY = os.environ.get(
+    "PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), browsing-topics=()",
+)
+# A session ends after this long without a request, and SESSION_COOKIE_AGE after
+# sign-in whatever the activity (apps/core/middleware.py).
+SESSION_IDLE_TIMEOUT_SECONDS = int(
+    env_number("SESSION_IDLE_TIMEOUT_SECONDS", str(8 * 3600), minimum=60)
+)
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+# /api/schema/ and /api/docs/ for signed-in users only, unless set.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+# X-Forwarded-Proto is believed only behind a proxy that sets it (and strips a
+# client's own); otherwise any client could claim HTTPS.
+TRUST_PROXY_SSL_HEADER = env_bool("TRUST_PROXY_SSL_HEADER", False)
+if TRUST_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
@@ -216,7 +262,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 EMAIL_BACKEND = os.environ.get(
@@ -257,6 +302,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir),
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
+        # Look for new tasks often: a backlog longer than a poll interval would
+        # have every queued poll taken over by the next claim.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves it to be redelivered
@@ -276,6 +324,9 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "apps.api.permissions.TokenScope",
     ],
+    # JSON only: nested fields (workloads, targets) have no form encoding, and the
+    # schema lists what the parsers accept (docs/api.md).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -332,6 +383,22 @@ ENDPOINT_TASK_SOFT_TIME_LIMIT = int(
     os.environ.get("ENDPOINT_TASK_SOFT_TIME_LIMIT", "120")
 )
 ENDPOINT_TASK_TIME_LIMIT = int(os.environ.get("ENDPOINT_TASK_TIME_LIMIT", "150"))
+# The governance gateway (docs/gateway.md).
+GATEWAY_MAX_BODY_BYTES = int(
+    os.environ.get("GATEWAY_MAX_BODY_BYTES", str(4 * 1024 * 1024))
+)
+GATEWAY_UPSTREAM_TIMEOUT_SECONDS = float(
+    os.environ.get("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", "120")
+)
+GATEWAY_CONNECT_TIMEOUT_SECONDS = float(
+    os.environ.get("GATEWAY_CONNECT_TIMEOUT_SECONDS", "5")
+)
+GATEWAY_MAX_ATTEMPTS = int(os.environ.get("GATEWAY_MAX_ATTEMPTS", "3"))
+# A target that failed this many times in a row is skipped for the cool-down.
+GATEWAY_COOLDOWN_AFTER = int(os.environ.get("GATEWAY_COOLDOWN_AFTER", "3"))
+GATEWAY_COOLDOWN_SECONDS = float(os.environ.get("GATEWAY_COOLDOWN_SECONDS", "30"))
+GATEWAY_FLUSH_INTERVAL = float(os.environ.get("GATEWAY_FLUSH_INTERVAL", "0.5"))
+GATEWAY_SPOOL_DIR = os.environ.get("GATEWAY_SPOOL_DIR", str(VAR_DIR / "gateway-spool"))
 # Raw hourly samples are pruned after this many days; daily rollups are kept forever.
 USAGE_SAMPLE_RETENTION_DAYS = int(os.environ.get("USAGE_SAMPLE_RETENTION_DAYS", "400"))
 

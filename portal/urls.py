@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.urls import include, path
 
+from apps.accounts.signin import SignInView
 from apps.usecases.views import home
 
 
@@ -13,9 +14,10 @@ def healthz(request):  # type: ignore[no-untyped-def]
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("use-cases/", include("apps.usecases.urls")),
+    path("use-cases/<int:pk>/gateway/", include("apps.gateway.page_urls")),
     path("framework/", include("apps.framework.urls")),
     path("catalogue/", include("apps.catalogue.urls")),
     path("reviews/", include("apps.reviews.urls")),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("portfolio/", include("apps.portfolio.urls")),
     path("playground/", include("apps.playground.urls")),
     path("api/", include("apps.api.urls")),
+    path("gateway/", include("apps.gateway.urls")),
     path("tokens/", include("apps.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

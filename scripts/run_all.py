@@ -24,6 +24,24 @@ DEMO_MODEL_SERVERS = [
 ]
 
 
+def gateway_demo_lines() -> str:
+    """The demo gateway key that `seed_demo` left in var/ (demo only), and a curl."""
+    var_dir = Path(os.environ.get("PORTAL_VAR_DIR", ROOT / "var"))
+    try:
+        key = (var_dir / "gateway-demo-key").read_text().strip()
+    except OSError:
+        return ""
+    if not key:
+        return ""
+    body = '{"model":"auto","messages":[{"role":"user","content":"Hello"}]}'
+    return (
+        f"  Gateway demo key: {key}\n"
+        f"  curl -s http://127.0.0.1:{PORT}/gateway/v1/chat/completions "
+        f'-H "Authorization: Bearer {key}" '
+        f"-H 'content-type: application/json' -d '{body}'\n"
+    )
+
+
 def main() -> int:
     commands = []
     if (ROOT / "scripts" / "fake_vllm.py").exists():
@@ -68,7 +86,7 @@ def main() -> int:
     print(
         f"\n  AI Portfolio Portal: http://127.0.0.1:{PORT}/\n"
         "  Sign in as requester, board, platform, procurement or auditor; "
-        "password: demo\n  Ctrl-C stops everything.\n",
+        f"password: demo\n{gateway_demo_lines()}  Ctrl-C stops everything.\n",
         flush=True,
     )
 

@@ -116,7 +116,9 @@ def chromium():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def browser_page(chromium, live_server):  # type: ignore[no-untyped-def]
     """A fresh page; `browser_page.login(username)` signs in through the real form."""
-    context = chromium.new_context(base_url=live_server.url)
+    # Playwright's wait_for_function evaluates its predicate with eval, which the
+    # portal's CSP refuses; tests/core/test_csp_browser.py runs with it enforced.
+    context = chromium.new_context(base_url=live_server.url, bypass_csp=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
 

@@ -76,3 +76,38 @@ def test_seed_demo_creates_the_demo_logins_and_is_idempotent(settings):
         "live",
         "changes_requested",
     }
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 20 + "a-real-secret-for-the-deploy-check-0123456789",
+    "FIELD_ENCRYPTION_KEY": "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMzI=",
+    "ALLOWED_HOSTS": "portal.example.com",
+}
+CLAIMS_HTTPS = (
+    "from django.test import RequestFactory;"
+    "request = RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https',"
+    " HTTP_HOST='portal.example.com');"
+    "print('secure' if request.is_secure() else 'plain')"
+)
+
+
+def test_x_forwarded_proto_is_not_believed_unless_behind_a_proxy(tmp_path):
+    result = run_manage(
+        "shell", "-c", CLAIMS_HTTPS, PORTAL_VAR_DIR=str(tmp_path), **PRODUCTION
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "plain"
+
+
+def test_trust_proxy_ssl_header_believes_x_forwarded_proto(tmp_path):
+    result = run_manage(
+        "shell",
+        "-c",
+        CLAIMS_HTTPS,
+        PORTAL_VAR_DIR=str(tmp_path),
+        TRUST_PROXY_SSL_HEADER="1",
+        **PRODUCTION,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "secure"

@@ -3,29 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Q
 
 from .models import ApiToken, User
-from .roles import Role
-
-# A token may act for someone else only when that account cannot change anything:
-# otherwise platform could mint itself a board member's or a requester's powers.
-READ_ONLY_ROLES = (Role.PROCUREMENT, Role.AUDITOR)
-WRITING_ROLES = (Role.REQUESTER, Role.BOARD, Role.PLATFORM)
-
-
-def token_subjects(issuer: User) -> Any:
-    """Accounts a token issued by `issuer` may act as: itself, or read-only accounts."""
-    read_only = Q(groups__name__in=READ_ONLY_ROLES) & ~Q(
-        pk__in=User.objects.filter(groups__name__in=WRITING_ROLES).values("pk")
-    )
-    return (
-        User.objects.filter(is_active=True, is_superuser=False)
-        .filter(Q(pk=issuer.pk) | read_only)
-        .distinct()
-        .order_by("username")
-    )
-
+from .services import TokenRefused, check_token_issue, token_scopes_for
 
 EXPIRY_CHOICES = [
     (7, "7 days"),
@@ -37,7 +17,7 @@ EXPIRY_CHOICES = [
 
 
 class ApiTokenForm(forms.Form):
-    """A token for one tool; it acts as the chosen (non-superuser) account."""
+    """A token for one tool; it acts as the person issuing it, never anyone else."""
 
     name = forms.CharField(
         label="Tool",
@@ -46,11 +26,15 @@ class ApiTokenForm(forms.Form):
     )
     user = forms.ModelChoiceField(
         label="Acts as",
-        queryset=User.objects.none(),  # set per issuer in __init__
+        queryset=User.objects.none(),  # the issuer alone, set in __init__
         help_text=(
-            "The token has this account's roles and sees what it sees: yourself, "
-            "or a read-only (procurement or auditor) account."
+            "The token has your roles and sees what you see. Someone else's token is "
+            "issued by that person, signed in as themselves."
         ),
+        error_messages={
+            "invalid_choice": "A token acts only for the person who issues it: "
+            "that account's owner issues its tokens.",
+        },
     )
     scope = forms.ChoiceField(
         choices=ApiToken.Scope.choices,
@@ -66,5 +50,23 @@ class ApiTokenForm(forms.Form):
 
     def __init__(self, *args: Any, issuer: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = token_subjects(issuer)
+        self.issuer = issuer
+        # Superusers' tokens come from the command line: no choice here.
+        self.fields["user"].queryset = User.objects.filter(
+            pk=issuer.pk, is_active=True, is_superuser=False
+        )
         self.fields["user"].initial = issuer.pk
+        scopes = token_scopes_for(issuer)
+        self.fields["scope"].choices = [
+            choice for choice in ApiToken.Scope.choices if choice[0] in scopes
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        subject, scope = cleaned.get("user"), cleaned.get("scope")
+        if subject is not None and scope is not None:
+            try:
+                check_token_issue(issuer=self.issuer, subject=subject, scope=scope)
+            except TokenRefused as exc:
+                self.add_error(None, str(exc))
+        return cleaned

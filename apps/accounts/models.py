@@ -53,6 +53,12 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
         )
 
+    def visible_to(self, user: User) -> ApiTokenQuerySet:
+        """Platform and auditors see every token; anyone else their own."""
+        if user.has_perm("accounts.view_apitoken"):
+            return self
+        return self.filter(user=user)
+
 
 class ApiToken(models.Model):
     """A bearer token for a tool; only the SHA-256 of the secret is stored."""

@@ -93,6 +93,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "playground.view_playgroundrun",
         "playground.view_testset",
         "playground.view_testsetrun",
+        # Their own read-only tokens only (accounts.services.check_token_issue).
+        "accounts.add_apitoken",
         "portfolio.view_budget",
     ],
     Role.AUDITOR: [
@@ -107,6 +109,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "playground.view_playgroundrun",
         "playground.view_testset",
         "playground.view_testsetrun",
+        # Their own read-only tokens only (accounts.services.check_token_issue).
+        "accounts.add_apitoken",
         "accounts.view_apitoken",
         "portfolio.view_budget",
     ],

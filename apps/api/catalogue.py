@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions, serializers, viewsets
 
+from apps.api.filters import FILTER_BACKENDS, StrictBooleanFilter
 from apps.api.renderers import CSVListMixin
 from apps.catalogue.filters import CatalogModelFilter
 from apps.catalogue.models import CatalogModel, GpuProfile
@@ -99,13 +100,21 @@ class CatalogModelSerializer(serializers.ModelSerializer):
         ]
 
 
+class CatalogModelApiFilter(CatalogModelFilter):
+    """The page's filters, with booleans that refuse anything but true or false."""
+
+    open_weights = StrictBooleanFilter()
+    active = StrictBooleanFilter()
+
+
 class CatalogModelViewSet(CSVListMixin, viewsets.ReadOnlyModelViewSet):
     """Models with dated prices (USD a million tokens); filter by tier, hosting..."""
 
     queryset = CatalogModel.objects.for_list()
     serializer_class = CatalogModelSerializer
-    filterset_class = CatalogModelFilter
+    filterset_class = CatalogModelApiFilter
     permission_classes = [permissions.IsAuthenticated, ViewPermission]
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["name", "provider", "input_usd_per_mtok", "price_date"]
     search_fields = ["name", "key", "provider"]
 
@@ -117,5 +126,6 @@ class GpuProfileViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = GpuProfileSerializer
     permission_classes = [permissions.IsAuthenticated, ViewPermission]
     filterset_fields = ["gpu", "provisioning"]
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["usd_per_gpu_hour", "key"]
     search_fields = ["name", "gpu", "provider"]

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
+from apps.api.filters import FILTER_BACKENDS, MomentFilter, StrictBooleanFilter
 from apps.api.renderers import CSVListMixin
 from apps.core.http import UnsafeURL
 from apps.endpoints import services
@@ -26,6 +27,15 @@ class MappingSerializer(serializers.ModelSerializer):
     class Meta:
         model = EndpointMapping
         fields = ["id", "model_name", "project_id", "api_key_id", "use_case", "team"]
+
+
+class ModelNameField(serializers.CharField):
+    """A model name: a JSON string (DRF's CharField would turn 7 into "7")."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -41,6 +51,12 @@ class EndpointSerializer(serializers.ModelSerializer):
     has_api_key = serializers.BooleanField(read_only=True)
     vendor = serializers.CharField(required=False, allow_blank=True, max_length=80)
     mappings = MappingSerializer(many=True, read_only=True)
+    served_models = serializers.ListField(
+        child=ModelNameField(max_length=200),
+        required=False,
+        help_text="Model names the endpoint serves (duplicates dropped); polling "
+        "adds those it reports.",
+    )
 
     class Meta:
         model = ServingEndpoint
@@ -80,6 +96,18 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "name": {"help_text": "Unique among endpoints; a name in use is a 400."},
+            "base_url": {
+                "help_text": "The server's root, `http://` or `https://`, checked "
+                "when saved and again at every connection: no credentials, "
+                "backslashes, spaces or control characters; the host must resolve, "
+                "and every address it resolves to must be public (not loopback, "
+                "private, link-local or another IANA special-purpose range) unless "
+                "the operator lists its network in ENDPOINT_ALLOWED_NETWORKS. "
+                "Anything else is a 400 naming the rule.",
+            },
+        }
 
     def validate_base_url(self, value: str) -> str:
         value = value.strip()
@@ -88,9 +116,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(problem)
         return value
 
-    def validate_served_models(self, value: object) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise serializers.ValidationError("Give a list of model names.")
+    def validate_served_models(self, value: list[str]) -> list[str]:
         return sorted(set(value))
 
     def save_with(self, *, by) -> ServingEndpoint:  # type: ignore[no-untyped-def]
@@ -104,6 +130,14 @@ class EndpointSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"base_url": [exc.message]}) from None
 
 
+class EndpointFilter(django_filters.FilterSet):
+    enabled = StrictBooleanFilter()
+
+    class Meta:
+        model = ServingEndpoint
+        fields = ["kind", "location", "health", "enabled"]
+
+
 class EndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -114,7 +148,8 @@ class EndpointViewSet(
     """Serving endpoints; platform registers and changes them, others read."""
 
     serializer_class = EndpointSerializer
-    filterset_fields = ["kind", "location", "health", "enabled"]
+    filterset_class = EndpointFilter
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["name", "last_success_at"]
     search_fields = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -177,8 +212,8 @@ class UsageSerializer(serializers.ModelSerializer):
 class UsageFilter(django_filters.FilterSet):
     """``start`` and ``end`` take a date (whole days, UTC) or a date-time."""
 
-    start = django_filters.CharFilter(method="filter_start")
-    end = django_filters.CharFilter(method="filter_end")
+    start = MomentFilter(method="filter_start")
+    end = MomentFilter(method="filter_end")
 
     class Meta:
         model = UsageSample
@@ -211,6 +246,7 @@ class UsageViewSet(CSVListMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = UsageSerializer
     filterset_class = UsageFilter
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["bucket_start", "requests", "cost"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -9,11 +11,13 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.api.filters import FILTER_BACKENDS
+from apps.api.schema import BoundedListSerializer
 from apps.framework import engine
 from apps.framework.models import Assessment, Outcome
 from apps.framework.services import evaluate_inputs
@@ -28,6 +32,29 @@ class WorkloadInputSerializer(serializers.Serializer):
     )
 
 
+# A use-case's own limits (apps.usecases.models.UseCase), so that what the schema
+# admits can be costed: beyond them the costs overflow a float.
+MAXIMA: dict[str, float] = {
+    "requests_per_day": 1_000_000_000,
+    "avg_input_tokens": 10_000_000,
+    "avg_output_tokens": 1_000_000,
+    "peak_factor": 100,
+}
+
+
+def _over_maxima(data: object) -> dict[str, list[str]]:
+    """Field errors for numbers above :data:`MAXIMA` (the engine checks the rest)."""
+    if not isinstance(data, dict):
+        return {}
+    return {
+        name: [f"Ensure this value is less than or equal to {limit:,}."]
+        for name, limit in MAXIMA.items()
+        if isinstance(data.get(name), int | float)
+        and not isinstance(data.get(name), bool)
+        and data[name] > limit
+    }
+
+
 class EvaluateInputSerializer(serializers.Serializer):
     """The DESIGN §2 inputs (documentation; the engine validates)."""
 
@@ -37,20 +64,38 @@ class EvaluateInputSerializer(serializers.Serializer):
         required=False,
     )
     must_stay_in_infrastructure = serializers.BooleanField()
-    requests_per_day = serializers.FloatField(min_value=0)
-    avg_input_tokens = serializers.FloatField(
-        min_value=0, allow_null=True, help_text="null: token profile unknown."
+    requests_per_day = serializers.FloatField(
+        min_value=0, max_value=MAXIMA["requests_per_day"]
     )
-    avg_output_tokens = serializers.FloatField(min_value=0, allow_null=True)
+    avg_input_tokens = serializers.FloatField(
+        min_value=0,
+        max_value=MAXIMA["avg_input_tokens"],
+        allow_null=True,
+        help_text="null: token profile unknown.",
+    )
+    avg_output_tokens = serializers.FloatField(
+        min_value=0, max_value=MAXIMA["avg_output_tokens"], allow_null=True
+    )
     peak_factor = serializers.FloatField(
         min_value=1,
+        max_value=MAXIMA["peak_factor"],
         required=False,
         allow_null=True,
         help_text="Busiest hour over the average; default from the policy.",
     )
-    workloads = WorkloadInputSerializer(many=True)
+    workloads = BoundedListSerializer(
+        child=WorkloadInputSerializer(),
+        min_length=1,
+        help_text="At least one, each task type once, shares above 0 that add "
+        "up to exactly 100; else a 400.",
+    )
     capability_need = serializers.ChoiceField(choices=UseCase.CapabilityNeed.choices)
-    context_tokens = serializers.IntegerField(min_value=0, required=False)
+    context_tokens = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Largest context a request needs; null or absent: no stated need.",
+    )
     mlops_readiness = serializers.ChoiceField(choices=UseCase.MlopsReadiness.choices)
     horizon = serializers.ChoiceField(choices=UseCase.Horizon.choices)
     fine_tuning_data = serializers.BooleanField(required=False)
@@ -135,8 +180,9 @@ EXAMPLE = {
 class EvaluateViewSet(viewsets.ViewSet):
     """Run the decision framework on inputs without saving anything."""
 
-    # Saves nothing, so read-only tokens may evaluate too (no TokenScope).
-    permission_classes = [permissions.IsAuthenticated]
+    # The one named exception to read scope: evaluating saves nothing, so a
+    # read-only token may POST here (apps.accounts.authentication.STORES_NOTHING).
+    stores_nothing = True
 
     @extend_schema(
         request=EvaluateInputSerializer,
@@ -156,15 +202,43 @@ class EvaluateViewSet(viewsets.ViewSet):
         try:
             inputs = engine.Inputs.from_dict(request.data)
         except engine.InputError as exc:
-            raise ValidationError(exc.errors) from exc
-        return Response(evaluate_inputs(inputs=inputs, with_curves=False).result)
+            raise ValidationError({**exc.errors, **_over_maxima(request.data)}) from exc
+        too_large = _over_maxima(request.data)
+        if too_large:
+            raise ValidationError(too_large)
+        try:
+            result = evaluate_inputs(inputs=inputs, with_curves=False).result
+        except ArithmeticError:
+            result = {"overflow": math.inf}
+        if not _finite(result):
+            # Volumes so large that costs overflow: a clear 400, not a 500.
+            raise ValidationError(
+                {
+                    "requests_per_day": [
+                        "These volumes are too large to evaluate: the costs overflow."
+                    ]
+                }
+            )
+        return Response(result)
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(item) for item in value)
+    return True
 
 
 class AssessmentSerializer(serializers.ModelSerializer):
     policy_version = serializers.IntegerField(
         source="policy_version.number", read_only=True
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     result = EvaluationSerializer(read_only=True)
     inputs = EvaluateInputSerializer(read_only=True)
 
@@ -203,6 +277,7 @@ class UseCaseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AssessmentSerializer
     filterset_fields = ["outcome", "trigger"]
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["created_at"]
     search_fields: list[str] = []
 

@@ -1,18 +1,21 @@
 from rest_framework import permissions
 
-from apps.accounts.models import ApiToken
+from apps.accounts.authentication import READ_ONLY_MESSAGE, scope_allows
 
 
 class TokenScope(permissions.BasePermission):
-    """A read-only token may only read, whatever its user's role."""
+    """A read-only token may only read, whatever its user's role.
 
-    message = "This API token is read-only."
+    The default permission of every API view (``REST_FRAMEWORK`` in settings). The
+    token authentication enforces the same rule before any permission runs, so a
+    view that declares its own ``permission_classes`` cannot drop it; the one
+    exception is a view marked ``stores_nothing`` (``framework/evaluate/``).
+    """
+
+    message = READ_ONLY_MESSAGE
 
     def has_permission(self, request, view):  # type: ignore[no-untyped-def]
-        token = request.auth
-        if isinstance(token, ApiToken) and token.scope == ApiToken.Scope.READ:
-            return request.method in permissions.SAFE_METHODS
-        return True
+        return scope_allows(request.auth, request.method, view)
 
 
 def has_role(*roles: str) -> type[permissions.BasePermission]:

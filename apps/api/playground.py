@@ -14,10 +14,13 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from apps.api.permissions import TokenScope
+from apps.api.filters import FILTER_BACKENDS
+from apps.api.schema import BoundedListSerializer
 from apps.playground import ratelimit, services
+from apps.playground.access import AttachForbidden
 from apps.playground.guard import DataDeclaration, GuardRefused
 from apps.playground.models import (
     MAX_COLUMNS,
@@ -128,12 +131,20 @@ class RunRequestSerializer(serializers.Serializer):
     )
     temperature = serializers.FloatField(min_value=0, max_value=2, default=0.7)
     max_tokens = serializers.IntegerField(min_value=1, max_value=8192, default=512)
-    targets = TargetSerializer(many=True)
+    targets = BoundedListSerializer(
+        child=TargetSerializer(),
+        min_length=1,
+        max_length=MAX_COLUMNS,
+        help_text="Chat-capable serving endpoints (`chat_capable`) and a model "
+        "each serves (one of its `served_models`, when it lists any); else a 400.",
+    )
     use_case = VisibleUseCaseField(
         required=False, allow_null=True, help_text="Its data profile decides."
     )
     data_classification = serializers.ChoiceField(
-        choices=DataClassification.choices, required=False
+        choices=DataClassification.choices,
+        required=False,
+        help_text="Required unless `use_case` is given; else a 400.",
     )
     special_categories = serializers.ListField(
         child=serializers.ChoiceField(choices=SpecialCategory.choices),
@@ -206,8 +217,9 @@ class PlaygroundRunViewSet(
     """
 
     serializer_class = PlaygroundRunSerializer
-    permission_classes = [permissions.IsAuthenticated, TokenScope, ModelPermission]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ModelPermission]
     permission_model = "playgroundrun"
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["created_at"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -241,14 +253,17 @@ class PlaygroundRunViewSet(
     @extend_schema(request=AttachSerializer, responses=PlaygroundRunSerializer)
     @action(detail=True, methods=["post"])
     def attach(self, request, pk=None):  # type: ignore[no-untyped-def]
-        """Attach your run to a use-case you can see, as evidence for the board."""
+        """Attach your run to a use-case you own or review, as evidence for the board."""
         run = self.get_object()
         if not run.can_attach(request.user):
             raise PermissionDenied("Only the run's owner attaches it.")
         payload = AttachSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         use_case = get_use_case_for(request.user, payload.validated_data["use_case"].pk)
-        services.attach_run(run=run, use_case=use_case, by=request.user)
+        try:
+            services.attach_run(run=run, use_case=use_case, by=request.user)
+        except AttachForbidden as exc:
+            raise PermissionDenied(str(exc)) from exc
         return Response(self.get_serializer(self.get_queryset().get(pk=run.pk)).data)
 
 
@@ -323,15 +338,24 @@ class TestSetRunSerializer(serializers.ModelSerializer):
 
 
 class RunTargetsSerializer(serializers.Serializer):
-    targets = TargetSerializer(many=True)
+    targets = BoundedListSerializer(
+        child=TargetSerializer(),
+        min_length=1,
+        max_length=MAX_COLUMNS,
+        help_text="Chat-capable serving endpoints (`chat_capable`) and a model "
+        "each serves (one of its `served_models`, when it lists any); else a 400.",
+    )
 
 
 class TestSetViewSet(viewsets.ReadOnlyModelViewSet):
-    """Test sets of the use-cases you can see, with their inputs and checks."""
+    """Test sets with their inputs and checks: a requester's own and their team's
+    use-cases' (board, platform, procurement and auditors: all)."""
 
     serializer_class = TestSetSerializer
-    permission_classes = [permissions.IsAuthenticated, TokenScope, ModelPermission]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ModelPermission]
     permission_model = "testset"
+    filter_backends = FILTER_BACKENDS
+    ordering_fields = ["name", "created_at"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         queryset = (
@@ -348,7 +372,7 @@ class TestSetViewSet(viewsets.ReadOnlyModelViewSet):
     @action(
         detail=True,
         methods=["post"],
-        permission_classes=[permissions.IsAuthenticated, TokenScope],
+        permission_classes=api_settings.DEFAULT_PERMISSION_CLASSES,
     )
     def run(self, request, pk=None):  # type: ignore[no-untyped-def]
         """Run the test set against candidates in the background (202; poll the run)."""
@@ -377,8 +401,10 @@ class TestSetRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Test set runs: progress, and per model pass rate, median latency, cost."""
 
     serializer_class = TestSetRunSerializer
-    permission_classes = [permissions.IsAuthenticated, TokenScope, ModelPermission]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ModelPermission]
     permission_model = "testsetrun"
+    filter_backends = FILTER_BACKENDS
+    ordering_fields = ["created_at", "finished_at"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (

@@ -22,13 +22,14 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Team
-from apps.api.pagination import PageNumberPagination
+from apps.api.pagination import PageNumberPagination, page_parameters
 from apps.portfolio import exports, focus, reconciliation
 from apps.portfolio.access import can_view_portfolio, can_view_reconciliation
 from apps.portfolio.queries import (
@@ -122,7 +123,9 @@ class SpendQuerySerializer(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=sorted(GROUPS))
     period = serializers.ChoiceField(choices=["month", "day"], default="month")
     start = serializers.DateField(
-        required=False, help_text="First day (inclusive); default 11 months ago."
+        required=False,
+        help_text="First day (inclusive); default 11 months ago. On or before "
+        f"`end`, at most {MAX_SPEND_DAYS} days before it, else a 400.",
     )
     end = serializers.DateField(
         required=False, help_text="Last day (inclusive); default today (UTC)."
@@ -177,8 +180,7 @@ class SpendView(PortfolioAPIView):
         operation_id="spend_list",
         parameters=[
             SpendQuerySerializer,
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
+            *page_parameters(),
             OpenApiParameter(
                 "format",
                 OpenApiTypes.STR,
@@ -208,9 +210,10 @@ class SpendView(PortfolioAPIView):
             period=params["period"],
         )
         shape = _spend_row_shaper(params["group_by"], params["period"])
+        paginator = PageNumberPagination()
+        paginator.check(request)  # CSV ignores them, but they must be valid
         if request.accepted_renderer.format == "csv":
             return Response([shape(row) for row in rows])
-        paginator = PageNumberPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         data = SpendRowSerializer([shape(row) for row in page], many=True).data
         return paginator.get_paginated_response(data)
@@ -363,9 +366,7 @@ class PortfolioSummaryView(PortfolioAPIView):
             and not request.user.reads_everything
             and team.pk != request.user.team_id
         ):
-            raise serializers.ValidationError(
-                {"team": ["You can only ask for your own team."]}
-            )
+            raise PermissionDenied("You can only ask for your own team.")
         filters = Filters(
             team_id=team.pk if team else None,
             outcome=params.get("outcome"),
@@ -418,7 +419,8 @@ class ReconciliationQuerySerializer(serializers.Serializer):
     start = serializers.DateField(
         required=False,
         help_text="First UTC day (inclusive); default the first of the month two "
-        "months ago.",
+        f"months ago. On or before `end`, at most {MAX_SPEND_DAYS} days before it, "
+        "else a 400.",
     )
     end = serializers.DateField(
         required=False, help_text="Last UTC day (inclusive); default today (UTC)."
@@ -542,8 +544,7 @@ class ReconciliationView(PortfolioAPIView):
         operation_id="spend_reconciliation",
         parameters=[
             ReconciliationQuerySerializer,
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
+            *page_parameters(),
             OpenApiParameter(
                 "format",
                 OpenApiTypes.STR,
@@ -573,9 +574,10 @@ class ReconciliationView(PortfolioAPIView):
         }
         rows = reconciliation.reconcile(**window)
         shape = _reconciliation_shaper(params["period"])
+        paginator = PageNumberPagination()
+        paginator.check(request)  # CSV ignores them, but they must be valid
         if request.accepted_renderer.format == "csv":
             return Response([shape(row) for row in rows])
-        paginator = PageNumberPagination()
         page = paginator.paginate_queryset(rows, request, view=self) or []
         reconciliation.attach_explanations(page, **window)
         response = paginator.get_paginated_response(
@@ -647,7 +649,8 @@ def _money_or_none(value: Any) -> str | None:
 class FocusQuerySerializer(serializers.Serializer):
     start = serializers.DateField(
         required=False,
-        help_text="First UTC day (inclusive); default this month's first.",
+        help_text="First UTC day (inclusive); default this month's first. On or "
+        f"before `end`, at most {MAX_SPEND_DAYS} days before it, else a 400.",
     )
     end = serializers.DateField(
         required=False, help_text="Last UTC day (inclusive); default today (UTC)."

@@ -117,6 +117,9 @@ class CSVListMixin:
 
     def get_renderers(self):  # type: ignore[no-untyped-def]
         renderers = super().get_renderers()  # type: ignore[misc]
-        if getattr(self, "action", None) in self.csv_actions:
+        # No action: a method the route does not map, which must answer 405 (as
+        # JSON), not the 404 of a format nobody renders.
+        action = getattr(self, "action", None)
+        if action is None or action in self.csv_actions:
             renderers.append(CSVRenderer())
         return renderers

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -17,6 +17,26 @@ from apps.usecases import lifecycle
 from apps.usecases.access import get_use_case_for
 
 
+class RouteTargetSerializer(serializers.Serializer):
+    """For the schema: the gateway validates routes (apps.gateway.routes)."""
+
+    endpoint = serializers.IntegerField(help_text="A serving endpoint's id.")
+    model = serializers.CharField(help_text="The served model's name.")
+    weight = serializers.IntegerField(min_value=0, default=1)
+
+
+class RouteSerializer(serializers.Serializer):
+    workload = serializers.CharField(help_text="A task type of the use-case.")
+    targets = RouteTargetSerializer(many=True)
+    fallback = RouteTargetSerializer(many=True, required=False)
+
+
+@extend_schema_field(RouteSerializer(many=True))
+class RoutesField(serializers.JSONField):
+    """Routes passed through as sent, so the gateway's checks report every problem
+    with its path (``routes[0].targets[1].endpoint``); the schema shows the shape."""
+
+
 class DecisionSerializer(serializers.ModelSerializer):
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     # Declared so the schema admits "" (no pattern, e.g. on a rejection).
@@ -25,6 +45,12 @@ class DecisionSerializer(serializers.ModelSerializer):
     )
     recommended_pattern = serializers.ChoiceField(
         choices=Pattern.choices, allow_blank=True, read_only=True
+    )
+    routes = RouteSerializer(many=True, read_only=True)
+    amendment = serializers.BooleanField(
+        source="is_amendment",
+        read_only=True,
+        help_text="A change of routes to the approval in force (no status move).",
     )
 
     class Meta:
@@ -38,6 +64,8 @@ class DecisionSerializer(serializers.ModelSerializer):
             "overrule_reason",
             "chosen_models",
             "conditions",
+            "routes",
+            "amendment",
             "comment",
             "decided_by",
             "transition",
@@ -47,12 +75,23 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class DecisionInputSerializer(serializers.Serializer):
+    """The rules that span fields (OpenAPI 3.0 cannot state them) are in the
+    descriptions; breaking one is a 400 naming the field."""
+
     outcome = serializers.ChoiceField(choices=Decision.Outcome.choices)
     pattern = serializers.ChoiceField(
-        choices=Pattern.choices, required=False, allow_blank=True, default=""
+        choices=Pattern.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required (not blank) when `outcome` is `approved`.",
     )
     overrule_reason = serializers.CharField(
-        required=False, allow_blank=True, default=""
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when `pattern` differs from the framework's "
+        "recommended pattern.",
     )
     chosen_models = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list
@@ -60,7 +99,19 @@ class DecisionInputSerializer(serializers.Serializer):
     conditions = serializers.ListField(
         child=serializers.CharField(max_length=500), required=False, default=list
     )
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="When `outcome` is `changes_requested`, this or `conditions` is "
+        "required.",
+    )
+    routes = RoutesField(
+        required=False,
+        allow_null=True,
+        help_text="On an approval: per workload (a task type of the use-case), "
+        "targets that are existing endpoints and models they serve.",
+    )
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -89,7 +140,11 @@ class DecisionView(APIView):
 
     @extend_schema(request=DecisionInputSerializer, responses={201: DecisionSerializer})
     def post(self, request, pk: int):  # type: ignore[no-untyped-def]
-        """Decide (board only): moves the use-case; 409 when it is not under review."""
+        """Decide (board only): moves the use-case; 409 when it is not under review.
+
+        An approval of a use-case already approved or live amends its routes: a
+        new decision (same pattern, models and conditions) without a move.
+        """
         use_case = get_use_case_for(request.user, pk)
         if not services.may_decide(request.user):
             raise PermissionDenied("Only the architecture board decides.")
@@ -109,7 +164,10 @@ class DecisionView(APIView):
 
 
 class TimelineView(APIView):
-    """The use-case's audit trail, oldest first (read-only)."""
+    """The use-case's audit trail, oldest first (read-only), a page at a time."""
+
+    # Read by drf-spectacular too: the schema shows the page, not a bare array.
+    pagination_class = PageNumberPagination
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
     def get(self, request, pk: int):  # type: ignore[no-untyped-def]
@@ -117,6 +175,6 @@ class TimelineView(APIView):
         entries = [
             e.as_dict() for e in build_timeline(use_case=use_case, user=request.user)
         ]
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(page)

@@ -5,13 +5,21 @@ error responses every operation can give (400, 401, 403, 404, 409, 429, with the
 shapes :mod:`apps.api.exceptions` produces), the 304 of a conditional GET and the
 ``?format=csv`` parameter where a list offers CSV, so resource modules describe
 only their successes. A response an operation already documents is left alone.
+
+It also marks every optional query parameter ``allowEmptyValue``: the filters,
+the query serializers and the paginator all read ``?team=`` as no ``team`` at all
+(the empty value of an HTML form), and the schema says so; and it gives free text,
+in a query or a request body, a pattern without NUL, which the server refuses.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.core.validators import MaxLengthValidator, MinLengthValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.serializers import ListSerializer
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
@@ -127,6 +135,7 @@ FORMAT_PARAMETER = {
     "in": "query",
     "name": "format",
     "required": False,
+    "allowEmptyValue": True,
     "schema": {"type": "string", "enum": ["json", "csv"]},
     "description": "`csv` for a spreadsheet: one row per result, nested fields as "
     "dotted columns.",
@@ -150,16 +159,100 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     return statuses
 
 
+# drf-spectacular's pattern for a DecimalField, ``^-?\d{0,3}(?:\.\d{0,2})?$``,
+# also matches "", "-" and ".", which DRF refuses: ask for a digit.
+SPECTACULAR_DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
+
+
+def _require_a_digit(schema: Any) -> None:
+    if isinstance(schema, dict):
+        match = SPECTACULAR_DECIMAL.match(str(schema.get("pattern", "")))
+        if match and int(match[1]) > 0 and int(match[2]) > 0:
+            whole, places = match[1], match[2]
+            schema["pattern"] = (
+                rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+            )
+        for value in schema.values():
+            _require_a_digit(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _require_a_digit(value)
+
+
+# Django's form fields, DRF's CharField and its SearchFilter all refuse a NUL
+# character (PostgreSQL cannot store it) with a 400: free text in a query or a
+# request body says so.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _refuse_nul(schema: dict[str, Any]) -> None:
+    free_text = schema.get("type") == "string" and not (
+        {"enum", "format", "pattern"} & set(schema)
+    )
+    if free_text:
+        schema["pattern"] = NO_NUL
+
+
+def _request_components(result: dict[str, Any]) -> set[str]:
+    """The names of the components a request body uses, nested ones included."""
+    schemas = result.get("components", {}).get("schemas", {})
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[1]
+                if name not in found and name in schemas:
+                    found.add(name)
+                    visit(schemas[name])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            visit(operation.get("requestBody", {}))
+    return found
+
+
+def _refuse_nul_in_body(schema: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    _refuse_nul(schema)
+    for value in schema.get("properties", {}).values():
+        _refuse_nul_in_body(value)
+    _refuse_nul_in_body(schema.get("items"))
+    for key in ("oneOf", "anyOf", "allOf"):
+        for value in schema.get(key, []):
+            _refuse_nul_in_body(value)
+
+
 def describe_errors(result, generator, request, public):  # type: ignore[no-untyped-def]
     """drf-spectacular postprocessing hook (see the module docstring)."""
+    _require_a_digit(result)
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in ERROR_SCHEMAS.items():
         schemas.setdefault(name, schema)
+    for name in _request_components(result):
+        _refuse_nul_in_body(schemas[name])
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code in _error_statuses(path, method, operation):
                 responses.setdefault(code, RESPONSES[code])
+            for parameter in operation.get("parameters", []):
+                if (
+                    parameter.get("in") == "query"
+                    and not parameter.get("required")
+                    # A list filter reads `?status=` as one empty choice: a 400.
+                    and parameter.get("schema", {}).get("type") != "array"
+                ):
+                    parameter["allowEmptyValue"] = True
+                if parameter.get("in") == "query":
+                    _refuse_nul(parameter.get("schema", {}))
             if method != "get":
                 continue
             responses.setdefault("304", NOT_MODIFIED)
@@ -185,3 +278,16 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "`manage.py issue_api_token`: `Authorization: Bearer aip_…`. "
             "Read-only tokens may only GET.",
         }
+
+
+class BoundedListSerializer(ListSerializer):
+    """A list of ``child`` whose ``min_length``/``max_length`` the schema shows as
+    ``minItems``/``maxItems`` (drf-spectacular reads validators, not the bounds)."""
+
+    def get_validators(self) -> list[Any]:
+        validators = list(super().get_validators())
+        if self.min_length is not None:
+            validators.append(MinLengthValidator(self.min_length))
+        if self.max_length is not None:
+            validators.append(MaxLengthValidator(self.max_length))
+        return validators

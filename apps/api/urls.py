@@ -1,7 +1,9 @@
 """`/api/v1/`: one router; each resource module registers its viewsets here."""
 
+from django.conf import settings
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import BasePermission
 from rest_framework.routers import DefaultRouter
 
 from . import (
@@ -15,6 +17,31 @@ from . import (
     reviews,
     usecases,
 )
+
+
+class ApiDocsAccess(BasePermission):
+    """The schema and Swagger UI: signed-in users, or anyone with API_DOCS_PUBLIC."""
+
+    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+        return bool(settings.API_DOCS_PUBLIC or request.user.is_authenticated)
+
+
+class SwaggerView(SpectacularSwaggerSplitView):
+    """Swagger UI adds a <style> of its own: its page alone allows inline styles
+    (scripts stay from our static files only)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().finalize_response(request, response, *args, **kwargs)
+        directives = [
+            "style-src 'self' 'unsafe-inline'"
+            if d.strip().startswith("style-src")
+            else d
+            for d in settings.CONTENT_SECURITY_POLICY.split(";")
+        ]
+        if settings.CONTENT_SECURITY_POLICY:
+            response["Content-Security-Policy"] = ";".join(directives)
+        return response
+
 
 router = DefaultRouter()
 router.register("use-cases", usecases.UseCaseViewSet, basename="use-case")
@@ -70,7 +97,16 @@ urlpatterns = [
     ),
     path("v1/spend/focus/", portfolio.FocusExportView.as_view(), name="spend-focus"),
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[ApiDocsAccess]),
+        name="schema",
+    ),
+    # The split view serves its start-up script as a file: no inline script for the CSP.
+    path(
+        "docs/",
+        SwaggerView.as_view(url_name="api:schema", permission_classes=[ApiDocsAccess]),
+        name="docs",
+    ),
 ]
 app_name = "api"

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
 from apps.accounts.models import Team
+from apps.api.schema import BoundedListSerializer
 from apps.framework.models import Outcome, with_latest_assessment
 from apps.reviews.models import latest_decisions
 from apps.usecases import lifecycle, services
@@ -19,6 +23,23 @@ from apps.usecases.models import SpecialCategory, UseCase, Workload
 
 from .renderers import CSVListMixin
 from .reviews import DecisionSerializer
+
+# 1 to 100 with at most two decimals (the model's validators), as a decimal string
+# like every other decimal of the API.
+PEAK_FACTOR_PATTERN = r"^0*(?:[1-9]\d?(?:\.\d{0,2})?|100(?:\.0{0,2})?)$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": PEAK_FACTOR_PATTERN,
+        "description": "Busiest hour over the average: from 1 to 100, at most "
+        "two decimals (default 2); anything else is a 400.",
+    }
+)
+class PeakFactorField(serializers.DecimalField):
+    pass
 
 
 class WorkloadSerializer(serializers.ModelSerializer):
@@ -35,7 +56,9 @@ class TransitionSerializer(serializers.Serializer):
 class UseCaseSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     team = serializers.PrimaryKeyRelatedField(
-        queryset=Team.objects.all(), required=False
+        queryset=Team.objects.all(),
+        required=False,
+        help_text="Your own team (the default); only a superuser files for another.",
     )
     team_name = serializers.CharField(source="team.name", read_only=True)
     special_categories = serializers.ListField(
@@ -43,7 +66,12 @@ class UseCaseSerializer(serializers.ModelSerializer):
         required=False,
         default=list,
     )
-    workloads = WorkloadSerializer(many=True)
+    workloads = BoundedListSerializer(
+        child=WorkloadSerializer(),
+        min_length=1,
+        help_text="At least one, each task type once, shares above 0 that add "
+        "up to exactly 100; else a 400.",
+    )
     recommendation = serializers.ChoiceField(
         source="latest_outcome",
         choices=Outcome.choices,
@@ -58,6 +86,9 @@ class UseCaseSerializer(serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="USD a month for the recommended option, from the latest assessment.",
+    )
+    peak_factor = PeakFactorField(
+        max_digits=5, decimal_places=2, min_value=1, max_value=100, required=False
     )
     decision = serializers.SerializerMethodField()
 
@@ -159,7 +190,8 @@ class UseCaseApiFilter(UseCaseFilter):
 class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     serializer_class = UseCaseSerializer
     filterset_class = UseCaseApiFilter
-    ordering_fields = ["updated_at", "created_at", "title", "requests_per_day"]
+    # `ordering` is the FilterSet's (the pages' choices, a 400 for any other).
+    filter_backends = [DjangoFilterBackend, SearchFilter]
     search_fields = ["title", "description"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
@@ -194,7 +226,12 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     @extend_schema(request=TransitionSerializer, responses=UseCaseSerializer)
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):  # type: ignore[no-untyped-def]
-        """Move the use-case along its lifecycle (409 when the move is illegal)."""
+        """Move the use-case along its lifecycle (409 when the move is illegal).
+
+        Approved, rejected and changes requested are board decisions: they are
+        refused here with 409 and reached only through `POST
+        /api/v1/use-cases/{id}/decision/`, which records the decision with them.
+        """
         payload = TransitionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         return self._move(request, **payload.validated_data)
@@ -213,6 +250,17 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
             )
         except lifecycle.TransitionForbidden as exc:
             raise PermissionDenied(str(exc)) from exc
+        except lifecycle.DecisionRequired as exc:
+            decision = reverse("api:use-case-decision", args=[use_case.pk])
+            return Response(
+                {
+                    "detail": f"Moving a use-case to "
+                    f"{UseCase.Status(exc.to_status).label.lower()} is a board "
+                    f"decision: POST it to {decision} (with the pattern, conditions "
+                    "and routes); nothing was changed."
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         except lifecycle.TransitionError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         use_case.refresh_from_db()

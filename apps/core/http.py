@@ -3,43 +3,62 @@
 Serving endpoints are internal by design, so blocking every private address cannot
 work. Instead (GitLab's allowlist mode, Sentry's connect-time check):
 
-- only ``http`` and ``https``; no credentials in the URL;
+- only ``http`` and ``https``; no credentials in the URL (httpx would turn them
+  into an ``Authorization: Basic`` header), no backslash or whitespace (parsers
+  disagree on where such a URL's host is);
 - every address the host resolves to is checked, and one bad address refuses the
   whole host (a name that does not resolve is refused too);
-- link-local and cloud metadata addresses, unspecified, multicast and reserved
-  addresses are always refused, whatever the allowlist says;
-- loopback and private addresses (and their IPv4-mapped, NAT64 and 6to4 IPv6
-  forms) are refused unless inside one of the allowed networks (CIDR strings,
-  ``settings.ENDPOINT_ALLOWED_NETWORKS`` by default);
-- public addresses are allowed.
+- addresses are judged against explicit tables of the IANA special-purpose
+  registries (:mod:`apps.core.addresses`), never the interpreter's ``ipaddress``
+  flags, which differ between Python releases;
+- cloud metadata addresses and every special-purpose block (link-local,
+  unspecified, multicast, reserved, documentation, benchmarking, protocol
+  assignments, deprecated site-local …) are always refused, whatever the
+  allowlist says; so is IPv6 outside global unicast (2000::/3);
+- loopback, private-use, shared (RFC 6598) and unique-local addresses (and their
+  IPv4-mapped, NAT64 and 6to4 IPv6 forms) are refused unless inside one of the
+  allowed networks (CIDR strings, ``settings.ENDPOINT_ALLOWED_NETWORKS`` by
+  default);
+- every other address is public and allowed.
 
 The clients from :func:`make_client` and :func:`make_async_client` check again at
 connect time, on every connection (so every redirect hop too), and connect to the
 checked address itself rather than resolving twice, which closes the DNS-rebinding
-gap between check and use. Environment proxies are ignored, since a proxy would
-make the connect-time check see the proxy instead of the target.
+gap between check and use. They refuse a request whose URL carries credentials
+or cannot be parsed with :class:`UnsafeURL` (not httpx's ``InvalidURL``), so a bad
+stored URL fails like any refused one. Environment proxies are ignored, since a
+proxy would make the connect-time check see the proxy instead of the target.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable, Sequence
+import ssl
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import anyio
 import httpcore
 import httpx
 
+from apps.core.addresses import GLOBAL_UNICAST_V6, Disposition, special_purpose_block
+
 __all__ = [
     "ALWAYS_REFUSED_ADDRESSES",
     "DEFAULT_LIMITS",
+    "AsyncGuardedClient",
     "AsyncGuardedTransport",
+    "GuardedClient",
     "GuardedTransport",
     "UnsafeURL",
     "check_url",
+    "check_url_form",
     "make_async_client",
     "make_client",
 ]
@@ -60,9 +79,9 @@ ALWAYS_REFUSED_ADDRESSES: frozenset[IPAddress] = frozenset(
         "192.0.0.192",  # Oracle Cloud (legacy)
     )
 )
-_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 _DEFAULT_CONNECT_TIMEOUT = 5.0
 #: httpx's own defaults (``httpx.Limits()`` alone would mean unlimited).
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -85,6 +104,15 @@ def check_url(url: str, *, allowed_networks: Sequence[str]) -> None:
     _resolve_checked(host, port, _parse_networks(tuple(allowed_networks)))
 
 
+def check_url_form(url: str) -> None:
+    """Raise :class:`UnsafeURL` unless ``url`` is well formed: the checks of
+    :func:`check_url` that need no name lookup (scheme, host, no credentials).
+
+    Cheap enough for every save of a model that stores a URL.
+    """
+    _split_url(url)
+
+
 def make_client(
     *,
     allowed_networks: Sequence[str] | None = None,
@@ -101,7 +129,7 @@ def make_client(
     networks = _networks_or_settings(allowed_networks)
     transport_kwargs = _pop_transport_kwargs(kwargs)
     transport = GuardedTransport(allowed_networks=networks, **transport_kwargs)
-    return httpx.Client(
+    return GuardedClient(
         transport=transport,
         timeout=_timeout(timeout),
         trust_env=False,
@@ -119,7 +147,7 @@ def make_async_client(
     networks = _networks_or_settings(allowed_networks)
     transport_kwargs = _pop_transport_kwargs(kwargs)
     transport = AsyncGuardedTransport(allowed_networks=networks, **transport_kwargs)
-    return httpx.AsyncClient(
+    return AsyncGuardedClient(
         transport=transport,
         timeout=_timeout(timeout),
         trust_env=False,
@@ -137,6 +165,35 @@ def _pool_options(*, verify: Any, limits: httpx.Limits, http2: bool) -> dict[str
         "http1": True,
         "http2": http2,
     }
+
+
+class GuardedClient(httpx.Client):
+    """An ``httpx.Client`` that refuses unparseable or credentialed URLs.
+
+    httpx raises ``InvalidURL``, which is not an ``httpx.HTTPError``, for a URL it
+    cannot parse (``http://0251.0376.0251.0376/``), and sends a URL's userinfo as
+    Basic credentials. Both become :class:`UnsafeURL` here, before any auth is
+    built or any connection made.
+    """
+
+    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
+        return _checked_request(super().build_request, method, url, **kwargs)
+
+
+class AsyncGuardedClient(httpx.AsyncClient):
+    """The asynchronous twin of :class:`GuardedClient`."""
+
+    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
+        return _checked_request(super().build_request, method, url, **kwargs)
+
+
+def _checked_request(build: Any, method: str, url: Any, **kwargs: Any) -> httpx.Request:
+    try:
+        request: httpx.Request = build(method, url, **kwargs)
+    except httpx.InvalidURL as exc:
+        raise UnsafeURL(f"Not a valid URL: {exc}.") from None
+    _check_request_url(request.url)
+    return request
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -159,7 +216,7 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        _check_scheme(request.url)
+        _check_request_url(request.url)
         return super().handle_request(request)
 
 
@@ -182,8 +239,65 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _check_scheme(request.url)
+        _check_request_url(request.url)
         return await super().handle_async_request(request)
+
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "http_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Bound every socket read and write of this thread's requests to ``seconds``
+    from now, in all: httpx limits each read only, so a server trickling its
+    status line and headers a byte at a time could otherwise hold a caller
+    forever. Past it, reads raise ``httpx.ReadTimeout``."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _clip(timeout: float | None) -> float | None:
+    expires = _deadline.get()
+    if expires is None:
+        return timeout
+    left = expires - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("The request's deadline has passed.")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads and writes stop at the caller's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clip(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clip(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _clip(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -205,12 +319,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
         error: Exception | None = None
         for address in addresses:
             try:
-                return self._backend.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
+                return _DeadlineStream(
+                    self._backend.connect_tcp(
+                        str(address),
+                        port,
+                        timeout=_clip(timeout),
+                        local_address=local_address,
+                        socket_options=socket_options,
+                    )
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
@@ -277,23 +393,32 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 def _split_url(url: str) -> tuple[str, int]:
+    if not isinstance(url, str):
+        raise UnsafeURL("Not a valid URL.")
+    if _AMBIGUOUS.search(url):
+        # ``http://169.254.169.254\@127.0.0.1/``: a browser reads the first host,
+        # httpx the second; spaces and control characters are as ambiguous.
+        raise UnsafeURL("Backslashes, spaces and control characters are not allowed.")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise UnsafeURL(f"Not a valid URL: {exc}.") from None
-    _check_scheme(parsed)
-    if parsed.userinfo:
-        raise UnsafeURL("Credentials in the URL are not allowed.")
+    _check_request_url(parsed)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return host, port
 
 
-def _check_scheme(url: httpx.URL) -> None:
+def _check_request_url(url: httpx.URL) -> None:
+    """The checks every request repeats, whatever URL was stored."""
     if url.scheme not in ("http", "https"):
         raise UnsafeURL(f"Only http and https URLs are allowed, not {url.scheme!r}.")
     if not url.raw_host:
         raise UnsafeURL("The URL has no host.")
+    if url.userinfo:
+        raise UnsafeURL("Credentials in the URL are not allowed.")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise UnsafeURL(f"Port {url.port} is out of range.")
 
 
 def _resolve_checked(
@@ -352,30 +477,30 @@ def _literal_address(host: str) -> IPAddress | None:
 
 
 def _refusal(address: IPAddress, networks: tuple[IPNetwork, ...]) -> str | None:
-    """Why ``address`` is refused, or None when it may be called."""
+    """Why ``address`` is refused, or None when it may be called.
+
+    The deny tables come first; the allowed networks can open only the blocks
+    meant for a site's own hosts (loopback, private-use, shared, unique-local).
+    """
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         # An IPv6 address that reaches an IPv4 one is judged as that IPv4 address.
         return _refusal(embedded, networks)
     if address in ALWAYS_REFUSED_ADDRESSES:
         return f"{address} is a cloud metadata address"
-    if address.is_link_local:
-        return f"{address} is link-local"
-    if address.is_unspecified or address in _THIS_NETWORK:
-        return f"{address} is unspecified"
-    if address.is_multicast:
-        return f"{address} is multicast"
-    if address.is_loopback:
+    block = special_purpose_block(address)
+    if block is None:
+        if address.version == 6 and address not in GLOBAL_UNICAST_V6:
+            return f"{address} is outside IPv6 global unicast ({GLOBAL_UNICAST_V6})"
+        return None
+    if block.disposition is Disposition.INTERNAL:
         if _in_networks(address, networks):
             return None
-        return f"{address} is loopback and not in the allowed networks"
-    if address.is_reserved:
-        return f"{address} is reserved"
-    if address.is_global:
-        return None
-    if _in_networks(address, networks):
-        return None
-    return f"{address} is private and not in the allowed networks"
+        return (
+            f"{address} is {block.name.lower()} ({block.network}, {block.rfc}) "
+            "and not in the allowed networks"
+        )
+    return f"{address} is special-purpose: {block.describe()}"
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

@@ -7,7 +7,6 @@ from django import forms
 from apps.accounts.models import Team
 from apps.usecases.models import UseCase
 
-from . import services
 from .models import EndpointMapping, ServingEndpoint
 
 ENDPOINT_FIELDS = [
@@ -26,7 +25,11 @@ ENDPOINT_FIELDS = [
 
 
 class EndpointForm(forms.ModelForm):
-    """Registers or edits an endpoint; the API key is write-only (blank keeps it)."""
+    """Registers or edits an endpoint; the API key is write-only (blank keeps it).
+
+    The base URL is checked by the model's validation (the SSRF guard), as in the
+    admin, so every form that saves an endpoint refuses the same URLs.
+    """
 
     api_key = forms.CharField(
         required=False,
@@ -47,13 +50,6 @@ class EndpointForm(forms.ModelForm):
             "only when the platform allows their network.",
             "poll_interval_seconds": "How often usage is collected (at least 15 s).",
         }
-
-    def clean_base_url(self) -> str:
-        url = self.cleaned_data["base_url"].strip()
-        problem = services.base_url_problem(url)
-        if problem:
-            raise forms.ValidationError(problem)
-        return url
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

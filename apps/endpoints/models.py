@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.core import crypto
+from apps.core.http import UnsafeURL, check_url, check_url_form
 from apps.usecases.models import UseCase
 
 if TYPE_CHECKING:
@@ -25,6 +27,19 @@ if TYPE_CHECKING:
 FAILING_AFTER = 3
 #: Kinds billed per token by a provider (the rest run on hardware we pay by the hour).
 VENDOR_BY_KIND = {"openai": "OpenAI", "anthropic": "Anthropic"}
+
+
+def validate_base_url(value: str) -> None:
+    """Django validator for an endpoint's base URL: the SSRF guard's full check.
+
+    Resolves the host and judges every address against the IANA deny tables and
+    ``settings.ENDPOINT_ALLOWED_NETWORKS``; model validation (so the admin and the
+    portal's form) runs it, and the API runs the same :func:`check_url`.
+    """
+    try:
+        check_url(value, allowed_networks=settings.ENDPOINT_ALLOWED_NETWORKS)
+    except UnsafeURL as exc:
+        raise ValidationError(exc.message, code="unsafe_url") from None
 
 
 class ServingEndpointQuerySet(models.QuerySet["ServingEndpoint"]):
@@ -170,8 +185,42 @@ class ServingEndpoint(models.Model):
         # Never the key, not even encrypted.
         return f"<ServingEndpoint {self.pk} {self.name!r} {self.kind}>"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; refuse (:class:`UnsafeURL`) a ``base_url`` that is malformed or
+        carries credentials, whichever path saves it.
+
+        Only the checks that need no name lookup run here, so a save never waits
+        on DNS; the full check is model validation's (:func:`validate_base_url`)
+        and the clients', at connect time. Saves of other fields (poll state) skip
+        it, so a row stored before this check can still record its failures.
+        """
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "base_url" in update_fields:
+            check_url_form(self.base_url)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("endpoints:detail", args=[self.pk])
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        """Field checks, plus the SSRF guard on ``base_url``.
+
+        Here rather than as a field validator, which would put the policy into a
+        migration; skipped, like any field check, when ``base_url`` is excluded
+        (a form field that already failed).
+        """
+        errors: dict[str, Any] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if "base_url" not in errors and (exclude is None or "base_url" not in exclude):
+            try:
+                validate_base_url(self.base_url)
+            except ValidationError as exc:
+                errors["base_url"] = exc.error_list
+        if errors:
+            raise ValidationError(errors)
 
     # Credentials.
 
@@ -420,6 +469,9 @@ class UsageSample(models.Model):
     class Measure(models.TextChoices):
         USAGE = "usage", "Usage"
         COST = "cost", "Billed cost"
+        # Gateway traffic to an endpoint whose collector counts it too: it says
+        # which use-case the tokens belong to; the rollup moves them there.
+        GATEWAY = "gateway", "Gateway attribution"
 
     endpoint = models.ForeignKey(
         ServingEndpoint, on_delete=models.CASCADE, related_name="samples"

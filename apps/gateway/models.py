@@ -127,12 +127,20 @@ class GatewayUsage(models.Model):
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cached_input_tokens = models.BigIntegerField(default=0)
+    # Priced per request like the rest of the ledger (None: no price; self-hosted
+    # endpoints get their share of the hourly cost in the daily rollup).
+    cost = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     # The upstream reported no usage: the gateway counted the tokens itself.
     estimated = models.BooleanField(default=False)
+    # Time from the request's arrival to the end of its answer (latency panels).
+    latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["endpoint", "bucket_start"])]
+        indexes = [
+            models.Index(fields=["endpoint", "bucket_start"]),
+            models.Index(fields=["use_case", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.request_id

@@ -8,6 +8,7 @@ from django import forms
 
 from apps.usecases.models import DataClassification, SpecialCategory, UseCase
 
+from .access import evidence_use_cases
 from .checks import CheckKind, check_problem
 from .guard import DataDeclaration
 from .models import MAX_COLUMNS, TestInput, TestSet
@@ -99,13 +100,16 @@ class RunForm(TargetsMixin, DataProfileForm):
 
 
 class AttachForm(forms.Form):
-    use_case = forms.ModelChoiceField(queryset=UseCase.objects.none())
+    use_case = forms.ModelChoiceField(
+        queryset=UseCase.objects.none(),
+        error_messages={
+            "invalid_choice": "Choose a use-case you own (or, on the board, review)."
+        },
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["use_case"].queryset = UseCase.objects.visible_to(user).order_by(
-            "title"
-        )
+        self.fields["use_case"].queryset = evidence_use_cases(user).order_by("title")
 
 
 class TestSetForm(forms.ModelForm):

@@ -250,7 +250,20 @@ def tokens_per_second(
 
 class TestSetQuerySet(models.QuerySet["TestSet"]):
     def visible_to(self, user: User) -> TestSetQuerySet:
-        return self.filter(use_case__in=UseCase.objects.visible_to(user).values("pk"))
+        """Test sets the user may read, by the rule of playground runs.
+
+        Board, platform, procurement and auditors read every test set; a requester
+        those of their own and their team's use-cases, not of every use-case they
+        can see (a system prompt and sample inputs may hold more than the list).
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.reads_everything:
+            return self
+        rule = Q(use_case__owner=user)
+        if user.team_id:
+            rule |= Q(use_case__team_id=user.team_id)
+        return self.filter(rule)
 
 
 class TestSet(models.Model):

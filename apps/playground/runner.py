@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import ssl
 import time
 import weakref
@@ -30,6 +31,8 @@ from .clients import (
     stream_chat,
 )
 from .models import RunOutput, tokens_per_second
+
+logger = logging.getLogger(__name__)
 
 #: Longest answer kept per column; the stream is cut there.
 MAX_ANSWER_CHARS = 200_000
@@ -243,6 +246,11 @@ async def run_column(
     except asyncio.CancelledError:
         result.status = RunOutput.Status.STOPPED
         raise
+    except Exception:
+        # Whatever went wrong, the column ends with an error: a column that never
+        # reports done would hold the stream open forever. Details go to the log.
+        logger.exception("Playground column %s failed", target.position)
+        _fail(result, "Unexpected error while calling the endpoint.")
     finally:
         result.total_ms = (time.perf_counter() - started) * 1000
     if emit is not None:

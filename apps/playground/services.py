@@ -17,6 +17,7 @@ from apps.endpoints.pricing import PriceBook
 from apps.endpoints.services import record_portal_usage
 from apps.usecases.models import AuditEvent, UseCase
 
+from .access import AttachForbidden, may_attach_evidence
 from .checks import passes
 from .clients import ChatRequest, Connection
 from .guard import DataDeclaration, GuardRefused, check_targets
@@ -258,7 +259,17 @@ def execute_run(*, user: User, params: RunParams, via: str = "api") -> Playgroun
 
 
 def attach_run(*, run: PlaygroundRun, use_case: UseCase, by: User) -> PlaygroundRun:
-    """Attach ``run`` to ``use_case`` as evidence the board sees."""
+    """Attach ``run`` to ``use_case`` as evidence the board sees.
+
+    Raises `access.AttachForbidden` unless ``by`` owns the run and may edit or
+    review the use-case (`access.may_attach_evidence`): seeing it is not enough.
+    """
+    if not run.can_attach(by):
+        raise AttachForbidden("Only the run's owner attaches it.")
+    if not may_attach_evidence(by, use_case):
+        raise AttachForbidden(
+            "Only the use-case's owner or the board attaches evidence to it."
+        )
     with transaction.atomic():
         run.use_case = use_case
         run.attached_at = timezone.now()

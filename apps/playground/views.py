@@ -26,6 +26,7 @@ from apps.usecases.access import get_use_case_for
 from apps.usecases.models import UseCase
 
 from . import ratelimit, services
+from .access import AttachForbidden
 from .forms import (
     AttachForm,
     DataProfileForm,
@@ -291,10 +292,13 @@ def run_attach(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the run's owner attaches it.")
     form = AttachForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, "Choose a use-case you can see.")
+        messages.error(request, " ".join(form.errors.get("use_case", [])))
         return redirect(run)
     use_case = get_use_case_for(request.user, form.cleaned_data["use_case"].pk)
-    services.attach_run(run=run, use_case=use_case, by=request.user)
+    try:
+        services.attach_run(run=run, use_case=use_case, by=request.user)
+    except AttachForbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
     messages.success(request, f"Attached to “{use_case}” as evidence.")
     return redirect(run)
 
@@ -307,12 +311,21 @@ def use_case_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """Evidence runs and test sets of a use-case (a panel of its detail page)."""
     use_case = get_use_case_for(request.user, pk)
     user = request.user
+    # Only what the user may read of its own accord: a requester from another team
+    # sees the use-case but not its runs' prompts or its test sets.
     runs = (
-        use_case.playground_runs.prefetch_related("outputs").select_related("owner")
+        PlaygroundRun.objects.visible_to(user)
+        .filter(use_case=use_case)
+        .prefetch_related("outputs")
+        .select_related("owner")
         if user.has_perm(READ)
         else PlaygroundRun.objects.none()
     )
-    test_sets = use_case.test_sets.prefetch_related("inputs")
+    test_sets = (
+        TestSet.objects.visible_to(user)
+        .filter(use_case=use_case)
+        .prefetch_related("inputs")
+    )
     template = "playground/usecase_panel.html"
     if request.htmx:
         template += "#panel"

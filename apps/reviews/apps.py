@@ -15,4 +15,5 @@ class ReviewsConfig(AppConfig):
             on_use_case_transitioned, dispatch_uid="reviews.notify_transition"
         )
         register_panel(Panel("Board review", "reviews:thread", order=60))
+        register_panel(Panel("Routes", "reviews:routes", order=65))
         register_panel(Panel("Audit trail", "reviews:timeline", order=90))

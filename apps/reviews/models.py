@@ -78,6 +78,11 @@ class Decision(AppendOnlyModel):
         return str(UseCase.Status(self.outcome).label)
 
     @property
+    def is_amendment(self) -> bool:
+        """A change of routes to an approval in force: no move of the use-case."""
+        return self.outcome == self.Outcome.APPROVED and self.transition_id is None
+
+    @property
     def overrules(self) -> bool:
         return bool(
             self.pattern
@@ -101,6 +106,30 @@ class Decision(AppendOnlyModel):
             errors["comment"] = "Say what needs to change."
         if errors:
             raise ValidationError(errors)
+
+
+# The statuses in which the latest approval is in force (and routes serve traffic).
+IN_FORCE = (UseCase.Status.APPROVED, UseCase.Status.LIVE)
+
+
+def current_approval(use_case: UseCase) -> Decision | None:
+    """The approval in force: the use-case's latest decision (an amendment
+    included), when it approved and the use-case is still approved or live."""
+    if use_case.status not in IN_FORCE:
+        return None
+    latest = (
+        Decision.objects.filter(use_case=use_case).order_by("created_at", "pk").last()
+    )
+    return approval_among([latest] if latest else [], use_case)
+
+
+def approval_among(decisions: list[Decision], use_case: UseCase) -> Decision | None:
+    """:func:`current_approval` from the use-case's decisions already read, oldest
+    first."""
+    if use_case.status not in IN_FORCE or not decisions:
+        return None
+    latest = decisions[-1]
+    return latest if latest.outcome == Decision.Outcome.APPROVED else None
 
 
 def latest_decisions() -> Prefetch:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.usecases import lifecycle
 from apps.usecases.models import AuditEvent, Transition, UseCase
-from apps.usecases.services import transition_use_case
+from apps.usecases.services import record_decision_outcome, transition_use_case
 
 from . import assessments, notifications
-from .models import Comment, Decision
+from .models import IN_FORCE, Comment, Decision, current_approval
+from .routing import route_support
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
 
 S = UseCase.Status
+AMENDED = "Routes amended"
 
 
 class CommentForbidden(PermissionError):
@@ -53,15 +56,29 @@ def decide_use_case(
     conditions: Sequence[str] = (),
     comment: str = "",
     overrule_reason: str = "",
+    routes: Any = None,
 ) -> Decision:
     """Record the board's decision and move the use-case to match, atomically.
 
-    A submitted use-case is taken into review first. Raises `ValidationError` with
-    field errors (a missing pattern, an overrule without a reason) and
-    `lifecycle.TransitionError` for a move the lifecycle does not allow.
+    A submitted use-case is taken into review first. An approval on a use-case
+    already approved or live amends its routes instead (:func:`amend_routes`).
+    Raises `ValidationError` with field errors (a missing pattern, an overrule
+    without a reason, invalid routes) and `lifecycle.TransitionError` for a move
+    the lifecycle does not allow.
     """
     if not may_decide(by):
         raise lifecycle.TransitionForbidden("Only the architecture board decides.")
+    if outcome == Decision.Outcome.APPROVED and use_case.status in IN_FORCE:
+        return _amend_from_decision(
+            use_case=use_case,
+            by=by,
+            routes=routes,
+            comment=comment,
+            pattern=pattern,
+            chosen_models=chosen_models,
+            conditions=conditions,
+            overrule_reason=overrule_reason,
+        )
     decision = Decision(
         use_case=use_case,
         outcome=outcome,
@@ -73,12 +90,25 @@ def decide_use_case(
         comment=comment.strip(),
         decided_by=by,
     )
-    decision.full_clean(exclude=["use_case", "transition", "decided_by"])
+    errors: dict[str, Any] = {}
+    try:
+        decision.full_clean(exclude=["use_case", "transition", "decided_by", "routes"])
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if routes and outcome != Decision.Outcome.APPROVED:
+        errors["routes"] = ["routes: only an approval carries routes."]
+    else:
+        try:
+            decision.routes = _validated_routes(routes, use_case=use_case)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         if use_case.status == S.SUBMITTED:
             start_review(use_case=use_case, by=by)
-        decision.transition = transition_use_case(
-            use_case=use_case, to_status=outcome, by=by, comment=decision.comment
+        decision.transition = record_decision_outcome(
+            use_case=use_case, outcome=outcome, by=by, comment=decision.comment
         )
         decision.save()
         AuditEvent.record(
@@ -93,6 +123,104 @@ def decide_use_case(
                 "pattern": decision.pattern,
                 "recommended_pattern": decision.recommended_pattern,
                 "conditions": decision.conditions,
+                "routes": decision.routes,
+            },
+        )
+    return decision
+
+
+def _validated_routes(routes: Any, *, use_case: UseCase) -> list[dict[str, Any]]:
+    if routes is None or routes == []:
+        return []
+    support = route_support()
+    if support is None:
+        raise ValidationError({"routes": ["routes: the gateway is not installed."]})
+    return support.validate(routes, use_case=use_case)
+
+
+def _amend_from_decision(
+    *,
+    use_case: UseCase,
+    by: User,
+    routes: Any,
+    comment: str,
+    pattern: str,
+    chosen_models: Sequence[str],
+    conditions: Sequence[str],
+    overrule_reason: str,
+) -> Decision:
+    """An approval posted again: only its routes (and a message) may change."""
+    current = current_approval(use_case)
+    errors: dict[str, list[str]] = {}
+    if routes is None:
+        errors["routes"] = [
+            "routes: this use-case is already approved; an approval now amends its "
+            "routes, so give them (an empty list removes them)."
+        ]
+    if current is not None:
+        kept = {
+            "pattern": (pattern, current.pattern, ""),
+            "chosen_models": (list(chosen_models), current.chosen_models, []),
+            "conditions": (list(conditions), current.conditions, []),
+            "overrule_reason": (overrule_reason, current.overrule_reason, ""),
+        }
+        for name, (given, in_force, blank) in kept.items():
+            if given != blank and given != in_force:
+                errors[name] = [
+                    "An amendment changes the routes only; this stays as approved."
+                ]
+    if errors:
+        raise ValidationError(errors)
+    return amend_routes(use_case=use_case, by=by, routes=routes, comment=comment)
+
+
+def amend_routes(
+    *, use_case: UseCase, by: User, routes: Any, comment: str = ""
+) -> Decision:
+    """Change the routes of an approved or live use-case: a new approval with the
+    same pattern, models and conditions and the new routes, without a move.
+
+    Raises `ValidationError` for invalid or unchanged routes and
+    `lifecycle.TransitionError` when no approval is in force.
+    """
+    if not may_decide(by):
+        raise lifecycle.TransitionForbidden("Only the architecture board decides.")
+    normalised = _validated_routes(routes, use_case=use_case)
+    message = comment.strip()
+    with transaction.atomic():
+        locked = UseCase.objects.select_for_update().get(pk=use_case.pk)
+        current = current_approval(locked)
+        if current is None:
+            raise lifecycle.TransitionError(
+                "Routes are amended on an approved or live use-case; this one is "
+                f"{locked.get_status_display().lower()}."
+            )
+        if normalised == current.routes:
+            raise ValidationError(
+                {"routes": ["routes: these are the routes in force already."]}
+            )
+        decision = Decision.objects.create(
+            use_case=locked,
+            outcome=Decision.Outcome.APPROVED,
+            pattern=current.pattern,
+            recommended_pattern=current.recommended_pattern,
+            overrule_reason=current.overrule_reason,
+            chosen_models=current.chosen_models,
+            conditions=current.conditions,
+            routes=normalised,
+            comment=f"{AMENDED}: {message}" if message else AMENDED,
+            decided_by=by,
+        )
+        AuditEvent.record(
+            kind="reviews.routes_amended",
+            summary="Board amended the routes",
+            actor=by,
+            use_case=locked,
+            data={
+                "decision_id": decision.pk,
+                "amends": current.pk,
+                "routes": normalised,
+                "previous_routes": current.routes,
             },
         )
     return decision

@@ -18,6 +18,7 @@ from apps.accounts.models import Team
 from apps.usecases.models import AuditEvent, UseCase, Workload
 
 from .models import Comment, Decision
+from .routing import describe_routes, endpoint_index
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -248,7 +249,24 @@ def _audit_entry(event: AuditEvent) -> Entry:
 
 def _decisions(use_case: UseCase) -> list[Entry]:
     entries = []
-    for d in Decision.objects.filter(use_case=use_case).select_related("decided_by"):
+    decisions = list(
+        Decision.objects.filter(use_case=use_case).select_related("decided_by")
+    )
+    endpoints = endpoint_index() if any(d.routes for d in decisions) else {}
+    for d in decisions:
+        if d.is_amendment:
+            lines = [f"Route: {line}" for line in describe_routes(d.routes, endpoints)]
+            entries.append(
+                Entry(
+                    "decision",
+                    d.created_at,
+                    d.decided_by,
+                    "Board amended the routes.",
+                    (lines or ["No routes: the use-case gets no gateway traffic."])
+                    + ([d.comment] if d.comment.partition(": ")[2] else []),
+                )
+            )
+            continue
         details = []
         if d.pattern:
             details.append(f"Pattern: {d.get_pattern_display()}")
@@ -260,6 +278,9 @@ def _decisions(use_case: UseCase) -> list[Entry]:
         if d.chosen_models:
             details.append("Models: " + ", ".join(d.chosen_models))
         details.extend(f"Condition: {c}" for c in d.conditions)
+        details.extend(
+            f"Route: {line}" for line in describe_routes(d.routes, endpoints)
+        )
         if d.comment:
             details.append(d.comment)
         entries.append(

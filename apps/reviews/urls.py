@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:pk>/decide/", views.decide, name="decide"),
     path("<int:pk>/comments/", views.thread, name="thread"),
     path("<int:pk>/timeline/", views.timeline, name="timeline"),
+    path("<int:pk>/routes/", views.routes, name="routes"),
 ]

@@ -22,6 +22,11 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (S.LIVE, S.RETIRED): frozenset({OWNER, Role.PLATFORM}),
 }
 
+# Outcomes of a board decision: reached only through the decision service, which
+# records the Decision (pattern, overrule reason, conditions, routes) in the same
+# transaction. The generic transition refuses them.
+DECISION_OUTCOMES = frozenset({S.APPROVED, S.REJECTED, S.CHANGES_REQUESTED})
+
 # Wording for buttons, keyed by target status.
 ACTION_LABELS = {
     S.SUBMITTED: "Submit for review",
@@ -40,6 +45,18 @@ class TransitionError(Exception):
 
 class TransitionForbidden(TransitionError):
     """A legal move that this actor may not make."""
+
+
+class DecisionRequired(TransitionError):
+    """A move to a decision outcome attempted without recording a decision."""
+
+    def __init__(self, to_status: str) -> None:
+        self.to_status = to_status
+        super().__init__(
+            f"Moving a use-case to {S(to_status).label.lower()} is a board decision: "
+            "record it with the decision form (or the API's decision endpoint), "
+            "which keeps the pattern, conditions and routes with it."
+        )
 
 
 def is_legal(from_status: str, to_status: str) -> bool:
@@ -72,9 +89,14 @@ def check(use_case: UseCase, to_status: str, user) -> None:  # type: ignore[no-u
 
 
 def available_transitions(use_case: UseCase, user) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(status, button label) for each move this user may make now."""
+    """(status, button label) for each generic move this user may make now.
+
+    Decision outcomes are left out: the board decides on the review page.
+    """
     return [
         (to, ACTION_LABELS[to])
         for (frm, to) in TRANSITIONS
-        if frm == use_case.status and actor_may(use_case, to, user)
+        if frm == use_case.status
+        and to not in DECISION_OUTCOMES
+        and actor_may(use_case, to, user)
     ]

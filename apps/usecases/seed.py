@@ -6,7 +6,7 @@ from typing import Any
 
 from apps.accounts.models import User
 
-from . import services
+from . import lifecycle, services
 from .models import UseCase
 
 S = UseCase.Status
@@ -169,9 +169,15 @@ def seed(users: dict[str, User]) -> list[UseCase]:
                 S.REJECTED: "Code leaves our infrastructure; revisit with a "
                 "self-hosted code model.",
             }.get(status, "")
-            services.transition_use_case(
-                use_case=use_case, to_status=status, by=actor, comment=comment
-            )
+            if status in lifecycle.DECISION_OUTCOMES:
+                # The reviews seed attaches a Decision to each decided transition.
+                services.record_decision_outcome(
+                    use_case=use_case, outcome=status, by=actor, comment=comment
+                )
+            else:
+                services.transition_use_case(
+                    use_case=use_case, to_status=status, by=actor, comment=comment
+                )
         created.append(use_case)
     return created
 

@@ -22,11 +22,38 @@ def transition_use_case(
     """Move a use-case along its lifecycle, recording who, when and why.
 
     Raises `lifecycle.TransitionError` for an illegal move or an actor without the
-    right; the row is locked so two concurrent moves cannot both succeed.
+    right, and `lifecycle.DecisionRequired` for a decision outcome (approved,
+    rejected, changes requested), which only `record_decision_outcome` reaches;
+    the row is locked so two concurrent moves cannot both succeed.
     """
+    return _move(
+        use_case=use_case, to_status=to_status, by=by, comment=comment, decided=False
+    )
+
+
+def record_decision_outcome(
+    *, use_case: UseCase, outcome: str, by: User, comment: str = ""
+) -> Transition:
+    """The move a board decision makes, for the decision service alone.
+
+    The caller saves the Decision in the same transaction, so no use-case is
+    approved, rejected or sent back without one.
+    """
+    if outcome not in lifecycle.DECISION_OUTCOMES:
+        raise lifecycle.TransitionError(f"“{outcome}” is not a decision outcome.")
+    return _move(
+        use_case=use_case, to_status=outcome, by=by, comment=comment, decided=True
+    )
+
+
+def _move(
+    *, use_case: UseCase, to_status: str, by: User, comment: str, decided: bool
+) -> Transition:
     with transaction.atomic():
         locked = UseCase.objects.select_for_update().get(pk=use_case.pk)
         lifecycle.check(locked, to_status, by)
+        if to_status in lifecycle.DECISION_OUTCOMES and not decided:
+            raise lifecycle.DecisionRequired(to_status)
         if to_status == UseCase.Status.SUBMITTED:
             _check_complete(locked)
         record = Transition.objects.create(

@@ -1,16 +1,50 @@
-/* Draws every [data-plotly] element from the json_script figure it names, on
-   load and after each htmx swap; a drawn element is marked data-drawn. */
+/* Draws every plotly figure built in Python, on load and after each htmx swap.
+   [data-plotly="id"] names the json_script holding its figure; [data-plotly-figure]
+   takes the json_script right after it. plotly.js is loaded on first need, from the
+   URL in this script's data-plotly-src, so an htmx panel needs no script of its own
+   (the Content-Security-Policy allows no inline script). A drawn element is marked
+   data-drawn. */
 (function () {
   "use strict";
+  if (window.portalCharts) return;  // included by base.html and by a page
+  window.portalCharts = true;
+  var me = document.currentScript;
+  var plotlySrc = me && me.dataset.plotlySrc;
+  var loading = null;
+
+  function figureOf(el) {
+    var source = el.dataset.plotly
+      ? document.getElementById(el.dataset.plotly)
+      : el.nextElementSibling;
+    return source ? JSON.parse(source.textContent) : null;
+  }
+
+  function loadPlotly(then) {
+    if (!loading) {
+      loading = document.createElement("script");
+      loading.src = plotlySrc;
+      document.head.appendChild(loading);
+    }
+    loading.addEventListener("load", then);
+  }
+
   function draw() {
-    if (!window.Plotly) return;
-    document.querySelectorAll("[data-plotly]:not([data-drawn])").forEach(function (el) {
-      var source = document.getElementById(el.dataset.plotly);
-      if (!source) return;
-      var figure = JSON.parse(source.textContent);
+    var pending = document.querySelectorAll(
+      "[data-plotly]:not([data-drawn]), [data-plotly-figure]:not([data-drawn])"
+    );
+    if (!pending.length) return;
+    if (!window.Plotly) {
+      if (plotlySrc) loadPlotly(draw);
+      return;
+    }
+    pending.forEach(function (el) {
+      var figure = figureOf(el);
+      if (!figure) return;
       el.dataset.drawn = "pending";
       window.Plotly.newPlot(el, figure.data || [], figure.layout || {}, {
-        displaylogo: false, responsive: true
+        displaylogo: false,
+        displayModeBar: el.dataset.plotlyModebar === "off" ? false : "hover",
+        responsive: true
       }).then(function () { el.dataset.drawn = "yes"; });
     });
   }

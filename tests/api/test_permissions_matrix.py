@@ -53,6 +53,16 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", UC + "timeline/"): EVERYONE - {"other_requester"},
     ("GET", "/api/v1/use-cases/{use_case_pk}/assessments/"): EVERYONE
     - {"other_requester"},
+    # Keys: the owner and platform manage; the team, board and auditors list.
+    ("GET", "/api/v1/use-cases/{use_case_pk}/gateway-keys/"): frozenset(
+        {"requester", "board", "platform", "auditor"}
+    ),
+    ("POST", "/api/v1/use-cases/{use_case_pk}/gateway-keys/"): frozenset(
+        {"requester", "platform"}
+    ),
+    ("DELETE", "/api/v1/use-cases/{use_case_pk}/gateway-keys/{id}/"): frozenset(
+        {"requester", "platform"}
+    ),
     ("POST", "/api/v1/framework/evaluate/"): EVERYONE,
     ("GET", "/api/v1/catalogue/models/"): READERS,
     ("GET", "/api/v1/catalogue/gpu-profiles/"): READERS,
@@ -74,6 +84,7 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
 BODIES: dict[tuple[str, str], dict] = {
     ("POST", UC + "transition/"): {"to_status": "submitted"},
     ("POST", UC + "decision/"): {"outcome": "approved"},
+    ("POST", "/api/v1/use-cases/{use_case_pk}/gateway-keys/"): {"name": "matrix"},
     ("GET", "/api/v1/spend/"): {"group_by": "vendor", "period": "month"},
 }
 

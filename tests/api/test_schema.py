@@ -74,7 +74,8 @@ def test_the_schema_validates_without_a_single_warning(tmp_path):
 
 
 @pytest.mark.django_db
-def test_docs_serve_swagger_ui_from_the_portal_itself(client):
+def test_docs_serve_swagger_ui_from_the_portal_itself(client, alice):
+    client.force_login(alice)  # the docs need a signed-in user (API_DOCS_PUBLIC)
     page = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert "https://" not in page.replace("https://swagger.io", "")

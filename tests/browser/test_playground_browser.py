@@ -70,7 +70,9 @@ def endpoints(servers):  # type: ignore[no-untyped-def]
 def portal_page(chromium, alice) -> Iterator:  # type: ignore[no-untyped-def]
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with AsgiServer() as portal:
-        context = chromium.new_context(base_url=portal.url)
+        context = chromium.new_context(
+            base_url=portal.url, bypass_csp=True
+        )  # see conftest
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.goto("/accounts/login/")

@@ -456,3 +456,54 @@ def test_cache_writes_and_batch_usage_are_priced_at_their_own_rates(db) -> None:
         100_000,
     )
     assert UsageSample.objects.get(series="batch").service_tier == "batch"
+
+
+def test_a_server_trickling_its_status_line_and_headers_is_cut_at_the_deadline() -> (
+    None
+):
+    import socket
+
+    from apps.core.http import make_client
+    from apps.endpoints.collectors import CollectorError
+    from apps.endpoints.collectors.vllm import VllmCollector
+
+    head = b"HTTP/1.1 200 OK\r\n" + b"x-padding: " + b"a" * 200 + b"\r\n\r\n"
+    sent = {"bytes": 0}
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in head:
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up: what we want
+                sent["bytes"] += 1
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        # Each read gets 1 s; a byte comes every 0.1 s, so only a deadline stops it.
+        with (
+            make_client(timeout=1.0, allowed_networks=["127.0.0.0/8"]) as client,
+            pytest.raises(CollectorError) as error,
+        ):
+            VllmCollector().collect(
+                client,
+                base_url=f"http://127.0.0.1:{port}",
+                api_key=None,
+                since=timezone.now() - timedelta(minutes=1),
+                until=timezone.now(),
+            )
+    finally:
+        stop.set()
+        listener.close()
+    assert "did not answer within 2 s" in error.value.message
+    assert error.value.transient
+    assert sent["bytes"] < len(head)

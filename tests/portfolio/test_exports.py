@@ -128,7 +128,7 @@ def test_the_board_pack_shows_one_month_from_the_raw_usage(
     )
     body = response.content.decode()
     assert last_month.strftime("%B %Y") in body
-    assert "@media print" in body and "window.print()" in body
+    assert "css/board_pack.css" in body and "data-print" in body
 
 
 def test_the_board_pack_defaults_to_this_month(client, bob, data, today):

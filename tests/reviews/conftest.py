@@ -8,7 +8,7 @@ import pytest
 
 from apps.usecases.models import UseCase
 from apps.usecases.services import transition_use_case
-from tests.factories import UseCaseFactory
+from tests.factories import ServingEndpointFactory, UseCaseFactory
 
 
 def submitted(owner, **fields):  # type: ignore[no-untyped-def]
@@ -68,3 +68,51 @@ def record_assessment(use_case, *, outcome=None, monthly_cost=None):  # type: ig
 def recommend():  # type: ignore[no-untyped-def]
     """Give a use-case a latest assessment recommending `outcome`."""
     return lambda use_case, outcome: record_assessment(use_case, outcome=outcome)
+
+
+@pytest.fixture
+def llama(db):  # type: ignore[no-untyped-def]
+    return ServingEndpointFactory(
+        name="Llama box", served_models=["llama-3.1-8b", "llama-3.1-70b"]
+    )
+
+
+@pytest.fixture
+def openai(db):  # type: ignore[no-untyped-def]
+    return ServingEndpointFactory(
+        name="OpenAI",
+        kind="openai",
+        location="external",
+        served_models=["gpt-4o", "gpt-4o-mini"],
+    )
+
+
+def assessed_per_workload(use_case, outcomes):  # type: ignore[no-untyped-def]
+    """Store an assessment (real engine result) whose per-workload routing sends
+    each workload to the given hosting outcome."""
+    import uuid
+
+    from apps.framework.engine import load_seed_catalogue
+    from apps.framework.inputs import inputs_for_use_case
+    from apps.framework.models import Assessment, Policy
+    from apps.framework.services import evaluate_inputs
+
+    inputs = inputs_for_use_case(use_case)
+    catalogue = load_seed_catalogue()
+    evaluation = evaluate_inputs(inputs=inputs, catalogue=catalogue)
+    result = dict(evaluation.result, outcome="hybrid")
+    result["workloads"] = [
+        dict(w, outcome=outcomes[w["task_type"]]) for w in result["workloads"]
+    ]
+    return Assessment.objects.create(
+        use_case=use_case,
+        trigger="manual",
+        inputs=inputs.as_dict(),
+        policy_version=Policy.objects.current(),
+        price_snapshot=catalogue.snapshot.id,
+        outcome="hybrid",
+        result=result,
+        cost_curves=evaluation.curves,
+        monthly_cost=None,
+        fingerprint=uuid.uuid4().hex,
+    )

@@ -28,9 +28,14 @@ def test_every_legal_transition_moves_and_is_recorded(cast, from_status, to_stat
     use_case = UseCaseFactory(owner=cast["requester"], status=from_status)
     actor = actor_for((from_status, to_status), cast)
 
-    record = services.transition_use_case(
-        use_case=use_case, to_status=to_status, by=actor, comment="  because  "
-    )
+    if to_status in lifecycle.DECISION_OUTCOMES:  # the decision service's path
+        record = services.record_decision_outcome(
+            use_case=use_case, outcome=to_status, by=actor, comment="  because  "
+        )
+    else:
+        record = services.transition_use_case(
+            use_case=use_case, to_status=to_status, by=actor, comment="  because  "
+        )
 
     use_case.refresh_from_db()
     assert use_case.status == to_status
@@ -95,8 +100,8 @@ def test_submitting_stamps_submitted_at_and_keeps_history(alice):
 @pytest.mark.django_db
 def test_changes_requested_goes_back_to_editing_and_resubmits(alice, bob):
     use_case = UseCaseFactory(owner=alice, status=S.IN_REVIEW)
-    services.transition_use_case(
-        use_case=use_case, to_status=S.CHANGES_REQUESTED, by=bob
+    services.record_decision_outcome(
+        use_case=use_case, outcome=S.CHANGES_REQUESTED, by=bob
     )
     assert use_case.can_edit(alice)
     services.submit_use_case(use_case=use_case, by=alice)

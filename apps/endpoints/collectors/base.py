@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import httpx
 
 from apps.core.http import UnsafeURL
+from apps.core.http import deadline as http_deadline
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -283,42 +284,43 @@ class BaseCollector(abc.ABC):
         shown = _shown_url(url)
         seconds = fetch_deadline(client)
         timeouts = _DeadlineTimeouts(client.timeout, time.monotonic() + seconds)
-        try:
-            request = client.build_request(
-                "GET",
-                url,
-                headers=dict(headers or {}),
-                params=dict(params or {}),
-                extensions={"timeout": timeouts},
-            )
-            response = client.send(request, stream=True, follow_redirects=False)
+        with http_deadline(seconds):
             try:
-                _raise_for_status(response, shown)
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > MAX_BODY_BYTES:
-                        raise CollectorError(
-                            f"{shown} returned more than {MAX_BODY_BYTES} bytes."
-                        )
-                    if timeouts.expired():
-                        raise _too_slow(shown, seconds)
-                return bytes(body)
-            finally:
-                response.close()
-        except UnsafeURL as exc:
-            raise CollectorError(
-                _redact(f"{shown} is not allowed: {exc.message}", api_key)
-            ) from None
-        except httpx.TimeoutException:
-            if timeouts.clipped:
-                raise _too_slow(shown, seconds) from None
-            raise CollectorError(f"{shown} timed out.", transient=True) from None
-        except httpx.TransportError as exc:
-            reason = _redact(str(exc) or type(exc).__name__, api_key)
-            raise CollectorError(
-                f"{shown} could not be reached: {reason}", transient=True
-            ) from None
+                request = client.build_request(
+                    "GET",
+                    url,
+                    headers=dict(headers or {}),
+                    params=dict(params or {}),
+                    extensions={"timeout": timeouts},
+                )
+                response = client.send(request, stream=True, follow_redirects=False)
+                try:
+                    _raise_for_status(response, shown)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body.extend(chunk)
+                        if len(body) > MAX_BODY_BYTES:
+                            raise CollectorError(
+                                f"{shown} returned more than {MAX_BODY_BYTES} bytes."
+                            )
+                        if timeouts.expired():
+                            raise _too_slow(shown, seconds)
+                    return bytes(body)
+                finally:
+                    response.close()
+            except UnsafeURL as exc:
+                raise CollectorError(
+                    _redact(f"{shown} is not allowed: {exc.message}", api_key)
+                ) from None
+            except httpx.TimeoutException:
+                if timeouts.clipped or timeouts.expired():
+                    raise _too_slow(shown, seconds) from None
+                raise CollectorError(f"{shown} timed out.", transient=True) from None
+            except httpx.TransportError as exc:
+                reason = _redact(str(exc) or type(exc).__name__, api_key)
+                raise CollectorError(
+                    f"{shown} could not be reached: {reason}", transient=True
+                ) from None
 
     def fetch_json(
         self,

@@ -76,13 +76,17 @@ def rollup_endpoints_day(
     start = datetime.combine(day, time.min, tzinfo=UTC)
     end = start + DAY
     by_endpoint: dict[int, list[UsageSample]] = {e.pk: [] for e in endpoints}
+    attributed: dict[int, list[UsageSample]] = defaultdict(list)
     for sample in UsageSample.objects.filter(
         endpoint_id__in=list(by_endpoint),
-        measure=UsageSample.Measure.USAGE,
+        measure__in=[UsageSample.Measure.USAGE, UsageSample.Measure.GATEWAY],
         bucket_start__gte=start,
         bucket_start__lt=end,
     ).order_by("pk"):
-        by_endpoint[sample.endpoint_id].append(sample)
+        if sample.measure == UsageSample.Measure.GATEWAY:
+            attributed[sample.endpoint_id].append(sample)
+        else:
+            by_endpoint[sample.endpoint_id].append(sample)
     wanted: dict[tuple[int, int | None, int | None, str], DailyUsage] = {}
     for endpoint in endpoints:
         samples = by_endpoint[endpoint.pk]
@@ -98,6 +102,8 @@ def rollup_endpoints_day(
             sums["input_tokens"] += sample.input_tokens
             sums["output_tokens"] += sample.output_tokens
             sums["cost"] += sample.cost or Decimal(0)
+        if attributed[endpoint.pk]:
+            _move_gateway_usage(groups, attributed[endpoint.pk], endpoint)
         if idle_cost:
             groups[(None, None, "")]["cost"] += idle_cost
         for (use_case_id, team_id, model), sums in groups.items():
@@ -112,6 +118,70 @@ def rollup_endpoints_day(
                 **sums,
             )
     return _upsert(wanted, endpoint_ids=list(by_endpoint), day=day)
+
+
+def _move_gateway_usage(
+    groups: dict[tuple[int | None, int | None, str], dict[str, Any]],
+    attributed: list[UsageSample],
+    endpoint: ServingEndpoint,
+) -> None:
+    """Give the gateway's traffic to its use-cases; the collector keeps the rest.
+
+    The collector counted every token the endpoint served, the gateway's
+    included. Per model and day, the gateway's tokens (and requests) are taken
+    from the collector's groups of that model — unmapped usage first — and
+    booked to the gateway's use-case, so nothing counts twice. When the gateway
+    saw more than the collector has read so far (a poll still to come), the
+    gateway's figures stand and the collector's are used up: the day's total is
+    the larger of the two, until the next poll catches up. Cost moves with the
+    tokens: a share of the collector's cost on self-hosted endpoints, the
+    gateway's own per-request price on token-priced ones.
+    """
+    incoming: dict[tuple[int | None, int | None, str], dict[str, Any]] = defaultdict(
+        lambda: dict.fromkeys(_SUMMED, 0) | {"cost": Decimal(0)}
+    )
+    for sample in attributed:
+        sums = incoming[(sample.use_case_id, sample.team_id, sample.model)]
+        sums["requests"] += sample.requests
+        sums["input_tokens"] += sample.input_tokens
+        sums["output_tokens"] += sample.output_tokens
+        sums["cost"] += sample.cost or Decimal(0)
+    for (use_case_id, team_id, model), sums in incoming.items():
+        left = {
+            name: sums[name] for name in ("requests", "input_tokens", "output_tokens")
+        }
+        moved_cost = Decimal(0)
+        donors = sorted(
+            (
+                key
+                for key in groups
+                if key[2] == model and key[:2] != (use_case_id, team_id)
+            ),
+            key=lambda key: (key[0] is not None, key[0] or 0, key[1] or 0),
+        )
+        for key in donors:
+            donor = groups[key]
+            tokens_before = donor["input_tokens"] + donor["output_tokens"]
+            for name in left:
+                taken = min(left[name], donor[name])
+                donor[name] -= taken
+                left[name] -= taken
+            tokens_after = donor["input_tokens"] + donor["output_tokens"]
+            if tokens_before:
+                share = donor["cost"] * (tokens_before - tokens_after) / tokens_before
+                share = share.quantize(CENT)
+                donor["cost"] -= share
+                moved_cost += share
+            if not any(
+                donor[name] for name in ("requests", "input_tokens", "output_tokens")
+            ):
+                moved_cost += donor["cost"]
+                del groups[key]
+        target = groups[(use_case_id, team_id, model)]
+        target["requests"] += sums["requests"]
+        target["input_tokens"] += sums["input_tokens"]
+        target["output_tokens"] += sums["output_tokens"]
+        target["cost"] += moved_cost if endpoint.is_self_hosted else sums["cost"]
 
 
 def _upsert(

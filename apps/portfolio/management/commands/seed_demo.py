@@ -15,6 +15,7 @@ SEED_MODULES = [
     "apps.endpoints.seed",
     "apps.portfolio.seed",
     "apps.playground.seed",
+    "apps.gateway.seed",
 ]
 
 
@@ -40,6 +41,9 @@ class Command(BaseCommand):
                         raise
                     continue
                 module.seed_demo(context)
+        # Lines the seeds report once committed (the demo gateway key, say).
+        for line in context.get("report", []):
+            self.stdout.write(line)
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in as requester / demo.")
         )
