@@ -110,7 +110,9 @@ class DecisionInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="On an approval: per workload (a task type of the use-case), "
-        "targets that are existing endpoints and models they serve.",
+        "targets that are existing endpoints and models they serve. An approval "
+        "of a use-case already approved or live amends: it must give routes that "
+        "differ from those in force and change nothing else.",
     )
 
 

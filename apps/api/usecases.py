@@ -143,6 +143,11 @@ class UseCaseSerializer(serializers.ModelSerializer):
     def validate_workloads(self, value: list[dict]) -> list[dict]:
         if not value:
             raise serializers.ValidationError("Add at least one workload.")
+        # A PATCH makes nested fields optional too; each workload still needs both.
+        if any("task_type" not in w or "share" not in w for w in value):
+            raise serializers.ValidationError(
+                "Give each workload its task_type and share."
+            )
         total = sum(w["share"] for w in value)
         if total != 100:
             raise serializers.ValidationError(

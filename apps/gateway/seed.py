@@ -15,10 +15,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from apps.accounts.models import User
+from apps.endpoints.models import ServingEndpoint
+from apps.reviews.models import Decision
 from apps.usecases.models import UseCase
 
 from . import keys
 from .models import GatewayKey
+from .routes import current_routes, workload_types
 
 DEMO_KEY_NAME = "Demo key (make run)"
 # The live, routed demo use-case first; any approved or live one otherwise.
@@ -55,12 +59,60 @@ def demo_use_case() -> UseCase | None:
     )
 
 
+def ensure_demo_routes(use_case: UseCase) -> None:
+    """Route every workload of the demo use-case to the demo's in-house vLLM
+    servers (the 70B first, the 8B as fallback), as a board amendment, so the
+    printed ``curl`` line gets an answer."""
+    if current_routes(use_case):
+        return
+    served = {
+        e.served_models[0]: e
+        for e in ServingEndpoint.objects.filter(location="in_house", kind="vllm")
+        if e.served_models
+    }
+    big = served.get("meta-llama/Llama-3.1-70B-Instruct")
+    small = served.get("meta-llama/Llama-3.1-8B-Instruct")
+    board = User.objects.filter(username="board").first()
+    latest = (
+        Decision.objects.filter(use_case=use_case).order_by("created_at", "pk").last()
+    )
+    if big is None or board is None or latest is None:
+        return
+    fallback = (
+        [{"endpoint": small.pk, "model": small.served_models[0], "weight": 1}]
+        if small is not None
+        else []
+    )
+    Decision.objects.create(
+        use_case=use_case,
+        outcome=Decision.Outcome.APPROVED,
+        pattern=latest.pattern,
+        recommended_pattern=latest.recommended_pattern,
+        overrule_reason=latest.overrule_reason,
+        chosen_models=latest.chosen_models,
+        conditions=latest.conditions,
+        comment="Routes amended: the demo's in-house models",
+        decided_by=board,
+        routes=[
+            {
+                "workload": workload,
+                "targets": [
+                    {"endpoint": big.pk, "model": big.served_models[0], "weight": 1}
+                ],
+                "fallback": fallback,
+            }
+            for workload in workload_types(use_case)
+        ],
+    )
+
+
 def seed_demo(context: dict) -> None:
     report: list[str] = context.setdefault("report", [])
     use_case = demo_use_case()
     if use_case is None:
         report.append("Gateway demo key: no approved or live demo use-case.")
         return
+    ensure_demo_routes(use_case)
     secret = read_demo_key()
     key = keys.authenticate_key(secret) if secret else None
     if key is not None and key.use_case_id == use_case.pk:

@@ -597,3 +597,21 @@ def test_an_endpoint_name_in_use_is_refused_as_documented(
     assert response.status_code == 400
     assert "name" in response.json()
     assert ServingEndpoint.objects.get(pk=other.pk).name == "TGI box"
+
+
+def test_a_patch_with_a_workload_missing_its_share_is_a_400_not_a_500(
+    api_client, alice, bearer
+):
+    use_case = UseCaseFactory(owner=alice, team=alice.team)
+    before = list(use_case.workloads.values_list("task_type", "share"))
+
+    response = api_client.patch(
+        f"/api/v1/use-cases/{use_case.pk}/",
+        {"workloads": [{"task_type": "classification", "notes": ""}]},
+        format="json",
+        **bearer(alice, ApiToken.Scope.WRITE),
+    )
+
+    assert response.status_code == 400
+    assert "workloads" in response.json()
+    assert list(use_case.workloads.values_list("task_type", "share")) == before
