@@ -32,7 +32,8 @@ they must still be refused. The rules:
   framework, the reason); one that requests changes says what to change; its
   routes, which must name the use-case's workloads and served models, are empty
   (the gateway's tests cover them);
-- an endpoint's name is unique.
+- an endpoint's name is unique;
+- a gateway key's expiry is in the future.
 """
 
 from __future__ import annotations
@@ -249,6 +250,11 @@ try:  # only where schemathesis loads the hooks
                     (case.path_parameters or {}).get("id"), fixtures["tokens"][role]
                 )
                 _keep_decision(body, status)
+            if path.endswith("/gateway-keys/") and body.get("expires_at"):
+                # A key expires in the future (described in the schema).
+                body["expires_at"] = (
+                    dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+                ).isoformat()
             if path.startswith("/api/v1/endpoints/") and isinstance(
                 body.get("name"), str
             ):

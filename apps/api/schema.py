@@ -185,12 +185,19 @@ def _require_a_digit(schema: Any) -> None:
 NO_NUL = "^[^\\u0000]*$"
 
 
+# DRF trims text before checking it, so a required text of spaces only is blank:
+# a 400. Such a field needs one character that is not a space.
+NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
 def _refuse_nul(schema: dict[str, Any]) -> None:
     free_text = schema.get("type") == "string" and not (
         {"enum", "format", "pattern"} & set(schema)
     )
     if free_text:
-        schema["pattern"] = NO_NUL
+        schema["pattern"] = (
+            NOT_BLANK_NO_NUL if schema.get("minLength", 0) >= 1 else NO_NUL
+        )
 
 
 def _request_components(result: dict[str, Any]) -> set[str]:
@@ -230,6 +237,15 @@ def _refuse_nul_in_body(schema: Any) -> None:
             _refuse_nul_in_body(value)
 
 
+def _no_negative_amounts(schema: dict[str, Any]) -> None:
+    """Amounts a client sends (hourly costs, prices) are never negative: the
+    server refuses them, so the request's pattern has no minus sign."""
+    for value in schema.get("properties", {}).values():
+        pattern = value.get("pattern", "") if isinstance(value, dict) else ""
+        if value.get("format") == "decimal" and pattern.startswith("^-?"):
+            value["pattern"] = "^" + pattern[3:]
+
+
 def describe_errors(result, generator, request, public):  # type: ignore[no-untyped-def]
     """drf-spectacular postprocessing hook (see the module docstring)."""
     _require_a_digit(result)
@@ -238,6 +254,7 @@ def describe_errors(result, generator, request, public):  # type: ignore[no-unty
         schemas.setdefault(name, schema)
     for name in _request_components(result):
         _refuse_nul_in_body(schemas[name])
+        _no_negative_amounts(schemas[name])
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})

@@ -180,8 +180,8 @@ def amend_routes(
     """Change the routes of an approved or live use-case: a new approval with the
     same pattern, models and conditions and the new routes, without a move.
 
-    Raises `ValidationError` for invalid or unchanged routes and
-    `lifecycle.TransitionError` when no approval is in force.
+    Raises `ValidationError` for invalid routes and `lifecycle.TransitionError`
+    when no approval is in force or the routes are those in force already.
     """
     if not may_decide(by):
         raise lifecycle.TransitionForbidden("Only the architecture board decides.")
@@ -196,8 +196,9 @@ def amend_routes(
                 f"{locked.get_status_display().lower()}."
             )
         if normalised == current.routes:
-            raise ValidationError(
-                {"routes": ["routes: these are the routes in force already."]}
+            # Nothing to amend: a conflict with the state, not bad input.
+            raise lifecycle.TransitionError(
+                "These are the routes in force already: nothing was recorded."
             )
         decision = Decision.objects.create(
             use_case=locked,

@@ -186,10 +186,46 @@ def test_a_decimal_pattern_needs_a_digit(schema):
         "hourly_cost"
     ]
     pattern = re.compile(cost["pattern"])
-    for bad in ("", "-", ".", "-."):
+    for bad in ("", "-", ".", "-.", "-1.25"):  # costs are never negative
         assert not pattern.search(bad), bad
-    for good in ("3", "2.5", "-1.25", ".5"):
+    for good in ("3", "2.5", ".5"):
         assert pattern.search(good), good
+
+
+def test_a_negative_cost_is_refused_as_its_pattern_says(api_client, dave) -> None:  # type: ignore[no-untyped-def]
+    from apps.endpoints.models import ServingEndpoint
+
+    api_client.force_authenticate(dave)
+    before = ServingEndpoint.objects.count()
+    answer = api_client.post(
+        "/api/v1/endpoints/",
+        {
+            "name": "Negative",
+            "kind": "vllm",
+            "base_url": "http://127.0.0.1:9/",
+            "hourly_cost": "-1.25",
+        },
+        format="json",
+    )
+    assert answer.status_code == 400 and "hourly_cost" in answer.json()
+    assert ServingEndpoint.objects.count() == before
+
+
+def test_a_required_text_of_spaces_is_ruled_out_by_the_schema_as_by_the_server(
+    schema, api_client, alice
+) -> None:  # type: ignore[no-untyped-def]
+    prompt = schema["components"]["schemas"]["RunRequestRequest"]["properties"][
+        "prompt"
+    ]
+    pattern = re.compile(prompt["pattern"])
+    assert not pattern.search("   ") and pattern.search(" hi ")
+    api_client.force_authenticate(alice)
+    answer = api_client.post(
+        "/api/v1/playground/runs/",
+        {"prompt": "   ", "data_classification": "public", "targets": []},
+        format="json",
+    )
+    assert answer.status_code == 400 and "prompt" in answer.json()
 
 
 def test_the_api_takes_json_only_as_its_schema_says(schema, api_client, alice, bearer):

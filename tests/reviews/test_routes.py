@@ -497,3 +497,26 @@ class TestReviewPage:
         client.force_login(alice)
         page = client.get(use_case.get_absolute_url()).content.decode()
         assert reverse("reviews:routes", args=[use_case.pk]) in page
+
+
+@pytest.mark.django_db
+def test_amending_with_the_routes_in_force_is_a_conflict_and_records_nothing(
+    api_client, bob
+) -> None:  # type: ignore[no-untyped-def]
+    from apps.reviews.models import Decision
+    from tests.factories import UseCaseFactory
+
+    use_case = UseCaseFactory(status="approved")
+    Decision.objects.create(
+        use_case=use_case, outcome="approved", pattern="hybrid", decided_by=bob
+    )
+    api_client.force_authenticate(bob)
+    before = Decision.objects.count()
+    answer = api_client.post(
+        f"/api/v1/use-cases/{use_case.pk}/decision/",
+        {"outcome": "approved", "pattern": "hybrid", "routes": []},
+        format="json",
+    )
+    assert answer.status_code == 409
+    assert "in force already" in answer.json()["detail"]
+    assert Decision.objects.count() == before
