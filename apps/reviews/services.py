@@ -164,11 +164,18 @@ def _amend_from_decision(
             "conditions": (list(conditions), current.conditions, []),
             "overrule_reason": (overrule_reason, current.overrule_reason, ""),
         }
-        for name, (given, in_force, blank) in kept.items():
-            if given != blank and given != in_force:
-                errors[name] = [
-                    "An amendment changes the routes only; this stays as approved."
-                ]
+        changed = [
+            name
+            for name, (given, in_force, blank) in kept.items()
+            if given != blank and given != in_force
+        ]
+        if changed:
+            # A conflict with the use-case's state, not bad input: 409.
+            raise lifecycle.TransitionError(
+                "This use-case is approved already: an approval now only amends its "
+                f"routes, so {', '.join(changed)} stay as approved. To change them, "
+                "request changes first. Nothing was recorded."
+            )
     if errors:
         raise ValidationError(errors)
     return amend_routes(use_case=use_case, by=by, routes=routes, comment=comment)

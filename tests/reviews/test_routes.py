@@ -188,7 +188,9 @@ class TestDecisionApi:
                 ],
             },
         )
-        assert other_pattern.status_code == 400 and "pattern" in other_pattern.json()
+        # Approved already: changing the pattern conflicts with that state.
+        assert other_pattern.status_code == 409
+        assert "pattern" in other_pattern.json()["detail"]
         assert Decision.objects.count() == 1
 
     def test_an_amendment_to_must_stay_data_refuses_external_targets(
