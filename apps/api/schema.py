@@ -264,8 +264,12 @@ def describe_errors(result, generator, request, public):  # type: ignore[no-unty
                 if (
                     parameter.get("in") == "query"
                     and not parameter.get("required")
-                    # A list filter reads `?status=` as one empty choice: a 400.
-                    and parameter.get("schema", {}).get("type") != "array"
+                    # A list filter reads `?status=` as one empty choice: a 400;
+                    # an empty `?ordering=` is the default order.
+                    and (
+                        parameter.get("schema", {}).get("type") != "array"
+                        or parameter.get("name") == "ordering"
+                    )
                 ):
                     parameter["allowEmptyValue"] = True
                 if parameter.get("in") == "query":

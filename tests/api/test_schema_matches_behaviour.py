@@ -651,3 +651,13 @@ def test_a_patch_with_a_workload_missing_its_share_is_a_400_not_a_500(
     assert response.status_code == 400
     assert "workloads" in response.json()
     assert list(use_case.workloads.values_list("task_type", "share")) == before
+
+
+def test_an_empty_ordering_is_documented_as_the_default_order_it_gives(
+    schema, api_client, alice
+) -> None:  # type: ignore[no-untyped-def]
+    parameters = schema["paths"]["/api/v1/use-cases/"]["get"]["parameters"]
+    ordering = next(p for p in parameters if p["name"] == "ordering")
+    assert ordering["allowEmptyValue"] is True
+    api_client.force_authenticate(alice)
+    assert api_client.get("/api/v1/use-cases/?ordering=").status_code == 200
