@@ -192,37 +192,6 @@ def fetch_deadline(client: httpx.Client) -> float:
     return DEFAULT_FETCH_DEADLINE if read is None else FETCH_DEADLINE_FACTOR * read
 
 
-class _DeadlineTimeouts(dict[str, float | None]):
-    """A request's timeouts, each cut to what is left until ``expires``.
-
-    httpcore looks the timeout up before connecting, before each write and
-    before reading each event (``request.extensions["timeout"].get("read")``),
-    so no read of the body outlives the deadline. The status line and headers
-    are one event: reads within it keep the timeout looked up at its start.
-    """
-
-    def __init__(self, timeout: httpx.Timeout, expires: float) -> None:
-        super().__init__(timeout.as_dict())
-        self.expires = expires
-        #: Whether the last timeout handed out was cut short, so that its
-        #: expiry means the deadline passed.
-        self.clipped = False
-
-    def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
-        configured = super().get(key, default)
-        left = self.expires - time.monotonic()
-        self.clipped = configured is None or left < configured
-        if self.clipped:
-            return max(left, 0.001)  # 0 would make the socket non-blocking
-        return configured
-
-    def __getitem__(self, key: str) -> float | None:
-        return self.get(key)
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.expires
-
-
 def _too_slow(shown: str, seconds: float) -> CollectorError:
     return CollectorError(
         f"{shown} did not answer within {seconds:g} s.", transient=True
@@ -278,23 +247,24 @@ class BaseCollector(abc.ABC):
         Redirects are not followed because some providers take the key in a
         custom header (``x-api-key``), which httpx would forward to another host.
         The fetch has a deadline (:func:`fetch_deadline`) on top of the client's
-        timeouts: httpx limits each read only, so a server trickling its body a
-        byte at a time would otherwise hold a worker for as long as it likes.
+        timeouts: httpx limits each read only, so a server trickling its status
+        line, headers or body a byte at a time would otherwise hold a worker for
+        as long as it likes.
         """
         shown = _shown_url(url)
         seconds = fetch_deadline(client)
-        timeouts = _DeadlineTimeouts(client.timeout, time.monotonic() + seconds)
+        expires = time.monotonic() + seconds
+        # The deadline holds on the socket (apps.core.http.deadline): every read
+        # and write, status line and headers included, stops when it passes.
         with http_deadline(seconds):
             try:
-                request = client.build_request(
+                with client.stream(
                     "GET",
                     url,
                     headers=dict(headers or {}),
                     params=dict(params or {}),
-                    extensions={"timeout": timeouts},
-                )
-                response = client.send(request, stream=True, follow_redirects=False)
-                try:
+                    follow_redirects=False,
+                ) as response:
                     _raise_for_status(response, shown)
                     body = bytearray()
                     for chunk in response.iter_bytes():
@@ -303,17 +273,13 @@ class BaseCollector(abc.ABC):
                             raise CollectorError(
                                 f"{shown} returned more than {MAX_BODY_BYTES} bytes."
                             )
-                        if timeouts.expired():
-                            raise _too_slow(shown, seconds)
                     return bytes(body)
-                finally:
-                    response.close()
             except UnsafeURL as exc:
                 raise CollectorError(
                     _redact(f"{shown} is not allowed: {exc.message}", api_key)
                 ) from None
             except httpx.TimeoutException:
-                if timeouts.clipped or timeouts.expired():
+                if time.monotonic() >= expires - 0.01:
                     raise _too_slow(shown, seconds) from None
                 raise CollectorError(f"{shown} timed out.", transient=True) from None
             except httpx.TransportError as exc:
