@@ -42,10 +42,10 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Q, Sum
 
-from apps.endpoints.collectors import UnknownKind, get_collector
 from apps.endpoints.collectors.base import floor_time, series_name
 from apps.endpoints.models import ServingEndpoint, UsageSample
 from apps.endpoints.pricing import PriceBook
+from apps.endpoints.services.portal_usage import collection_mode
 from apps.endpoints.services.rollups import CENT, rollup_endpoints_day
 from apps.endpoints.services.storage import writing
 from apps.gateway.models import GatewayKey, GatewayRequestLog, GatewayUsage
@@ -220,12 +220,7 @@ def write_entries(entries: Iterable[dict[str, Any]]) -> None:
             if endpoint is None:
                 continue
             rows.append(_usage_row(entry, endpoint, PriceBook(endpoint, catalogue)))
-        created = {
-            row.request_id
-            for row in GatewayUsage.objects.bulk_create(
-                rows, batch_size=500, ignore_conflicts=True
-            )
-        }
+        GatewayUsage.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
         _spend_seen(rows)
         touched = {
             (
@@ -246,7 +241,6 @@ def write_entries(entries: Iterable[dict[str, Any]]) -> None:
             batch_size=500,
             ignore_conflicts=True,
         )
-    del created
 
 
 def _touch_keys(entries: list[dict[str, Any]]) -> None:
@@ -312,13 +306,6 @@ def gateway_series(use_case_id: int, workload: str, model: str) -> str:
     )
 
 
-def _counts_itself(endpoint: ServingEndpoint) -> bool:
-    try:
-        return get_collector(endpoint.kind).mode != "none"
-    except UnknownKind:
-        return False
-
-
 def _recompute_samples(
     touched: set[tuple[int, int, str, str, datetime]],
     endpoints: dict[int, ServingEndpoint],
@@ -360,7 +347,8 @@ def _recompute_samples(
         endpoint = endpoints[row["endpoint_id"]]
         measure = (
             UsageSample.Measure.GATEWAY
-            if _counts_itself(endpoint)
+            # Its collector counts this traffic too: an attribution only.
+            if collection_mode(endpoint) not in (None, "none")
             else UsageSample.Measure.USAGE
         )
         samples.append(

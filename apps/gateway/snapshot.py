@@ -48,9 +48,6 @@ class Upstream:
     api_key: str | None
     in_house: bool
     failing: bool
-    self_hosted: bool
-    input_usd_per_mtok: Decimal | None
-    output_usd_per_mtok: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +234,6 @@ def _upstream(endpoint: ServingEndpoint) -> Upstream:
         api_key=api_key,
         in_house=endpoint.location == ServingEndpoint.Location.IN_HOUSE,
         failing=endpoint.enabled and endpoint.health == ServingEndpoint.Health.FAILING,
-        self_hosted=endpoint.is_self_hosted,
-        input_usd_per_mtok=endpoint.input_usd_per_mtok,
-        output_usd_per_mtok=endpoint.output_usd_per_mtok,
     )
 
 

@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -373,6 +372,22 @@ def _route_headers(
     }
 
 
+def _routed(
+    answer: HttpResponse, call: Call, target: Target, upstream_seconds: float
+) -> HttpResponse:
+    for name, value in _route_headers(call, target, upstream_seconds).items():
+        answer[name] = value
+    return answer
+
+
+def _stream_answer(
+    chunks: AsyncIterator[bytes], call: Call, target: Target, sent: float
+) -> HttpResponse:
+    answer = StreamingHttpResponse(chunks, content_type="text/event-stream")
+    answer["cache-control"] = "no-cache"
+    return _routed(answer, call, target, time.perf_counter() - sent)
+
+
 async def _upstream_error(
     call: Call, target: Target, response: httpx.Response, sent: float
 ) -> HttpResponse:
@@ -394,7 +409,7 @@ async def _upstream_error(
                 code="upstream_error",
             ).body()
     _succeeded(target)
-    headers = _route_headers(call, target, time.perf_counter() - sent)
+    upstream_seconds = time.perf_counter() - sent
     if call.snapshot and call.snapshot.log_requests:
         metering.record(
             _entry(call, target=target, status=status, code="upstream_error")
@@ -402,9 +417,7 @@ async def _upstream_error(
     answer = HttpResponse(
         json.dumps(payload), status=status, content_type="application/json"
     )
-    for name, value in headers.items():
-        answer[name] = value
-    return answer
+    return _routed(answer, call, target, upstream_seconds)
 
 
 async def _send_openai(call: Call, target: Target) -> HttpResponse:
@@ -433,24 +446,14 @@ async def _send_openai(call: Call, target: Target) -> HttpResponse:
     _succeeded(target)
     if stream and "text/event-stream" in response.headers.get("content-type", ""):
         meter = _StreamMeter(call, target, wants_usage)
-        answer = StreamingHttpResponse(
-            meter.relay(response), content_type="text/event-stream"
-        )
-        answer["cache-control"] = "no-cache"
-        for name, value in _route_headers(
-            call, target, time.perf_counter() - sent
-        ).items():
-            answer[name] = value
-        return answer
+        return _stream_answer(meter.relay(response), call, target, sent)
     body = await response.aread()
     await response.aclose()
     upstream_seconds = time.perf_counter() - sent
     usage = _usage_of(body)
     _finish(call, target, usage)
     answer = HttpResponse(body, content_type="application/json")
-    for name, value in _route_headers(call, target, upstream_seconds).items():
-        answer[name] = value
-    return answer
+    return _routed(answer, call, target, upstream_seconds)
 
 
 async def _send_anthropic(call: Call, target: Target) -> HttpResponse:
@@ -481,16 +484,8 @@ async def _send_anthropic(call: Call, target: Target) -> HttpResponse:
             include_usage=wants_usage,
             json_tool=json_tool,
         )
-        answer = StreamingHttpResponse(
-            _relay_anthropic(call, target, response, translator),
-            content_type="text/event-stream",
-        )
-        answer["cache-control"] = "no-cache"
-        for name, value in _route_headers(
-            call, target, time.perf_counter() - sent
-        ).items():
-            answer[name] = value
-        return answer
+        chunks = _relay_anthropic(call, target, response, translator)
+        return _stream_answer(chunks, call, target, sent)
     body = await response.aread()
     await response.aclose()
     upstream_seconds = time.perf_counter() - sent
@@ -505,21 +500,9 @@ async def _send_anthropic(call: Call, target: Target) -> HttpResponse:
             "The upstream answered something that is not a message.",
             code="bad_upstream_answer",
         ) from None
-    usage = result.get("usage") or {}
-    _finish(
-        call,
-        target,
-        (
-            usage.get("prompt_tokens", 0),
-            usage.get("completion_tokens", 0),
-            (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
-            False,
-        ),
-    )
+    _finish(call, target, _usage_tuple(result.get("usage")))
     answer = HttpResponse(json.dumps(result), content_type="application/json")
-    for name, value in _route_headers(call, target, upstream_seconds).items():
-        answer[name] = value
-    return answer
+    return _routed(answer, call, target, upstream_seconds)
 
 
 async def _relay_anthropic(
@@ -600,8 +583,12 @@ class _StreamMeter:
         return True
 
     def _estimate(self) -> tuple[int, int, int, bool]:
-        prompt = len(json.dumps(self.call.body.get("messages", ""))) // 4
-        return (prompt, max(self.chunks - 1, 0), 0, True)
+        return (_prompt_estimate(self.call), max(self.chunks - 1, 0), 0, True)
+
+
+def _prompt_estimate(call: Call) -> int:
+    """Prompt tokens when the upstream reports none: about 4 characters a token."""
+    return len(json.dumps(call.body.get("messages", ""))) // 4
 
 
 def _usage_tuple(usage: Any) -> tuple[int, int, int, bool] | None:
@@ -633,8 +620,7 @@ def _finish(
 ) -> None:
     """Meter a request that got an answer (estimated when the upstream gave no usage)."""
     if usage is None:
-        prompt = len(json.dumps(call.body.get("messages", ""))) // 4
-        usage = (prompt, 0, 0, True)
+        usage = (_prompt_estimate(call), 0, 0, True)
     tokens_in, tokens_out, cached, estimated = usage
     assert call.snapshot is not None
     limits.count_tokens(call.snapshot, tokens_in + tokens_out)
@@ -680,4 +666,4 @@ def _entry(
     return entry
 
 
-__all__ = ["Decimal", "chat_completions", "models", "seed_routing"]
+__all__ = ["chat_completions", "models", "seed_routing"]

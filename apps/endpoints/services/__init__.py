@@ -30,6 +30,7 @@ from apps.endpoints.services.drift import (
     threshold_for,
 )
 from apps.endpoints.services.portal_usage import (
+    collection_mode,
     counts_portal_usage,
     record_portal_usage,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "claim_due_endpoints",
     "collect_endpoint",
     "collect_endpoints_inline",
+    "collection_mode",
     "counts_portal_usage",
     "delete_mapping",
     "fetch",

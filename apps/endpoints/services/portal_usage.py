@@ -25,10 +25,16 @@ def counts_portal_usage(endpoint: ServingEndpoint) -> bool:
     portal sends, so for those the collector counts it and the portal does not:
     recording it here as well would count it twice.
     """
+    return collection_mode(endpoint) == "none"
+
+
+def collection_mode(endpoint: ServingEndpoint) -> str | None:
+    """How ``endpoint``'s collector reads usage ("counter", "bucket", "none");
+    None for a kind no collector knows."""
     try:
-        return get_collector(endpoint.kind).mode == "none"
+        return get_collector(endpoint.kind).mode
     except UnknownKind:
-        return False
+        return None
 
 
 def record_portal_usage(

@@ -93,15 +93,7 @@ def rollup_endpoints_day(
         idle_cost = Decimal(0)
         if endpoint.is_self_hosted:
             idle_cost = _allocate_hourly_cost(endpoint, samples, start, end)
-        groups: dict[tuple[int | None, int | None, str], dict[str, Any]] = defaultdict(
-            lambda: dict.fromkeys(_SUMMED, 0) | {"cost": Decimal(0)}
-        )
-        for sample in samples:
-            sums = groups[(sample.use_case_id, sample.team_id, sample.model)]
-            sums["requests"] += sample.requests
-            sums["input_tokens"] += sample.input_tokens
-            sums["output_tokens"] += sample.output_tokens
-            sums["cost"] += sample.cost or Decimal(0)
+        groups = _sums_by_group(samples)
         if attributed[endpoint.pk]:
             _move_gateway_usage(groups, attributed[endpoint.pk], endpoint)
         if idle_cost:
@@ -120,8 +112,25 @@ def rollup_endpoints_day(
     return _upsert(wanted, endpoint_ids=list(by_endpoint), day=day)
 
 
+Groups = dict[tuple[int | None, int | None, str], dict[str, Any]]
+
+
+def _sums_by_group(samples: list[UsageSample]) -> Groups:
+    """Requests, tokens and cost summed per (use-case, team, model)."""
+    groups: Groups = defaultdict(
+        lambda: dict.fromkeys(_SUMMED, 0) | {"cost": Decimal(0)}
+    )
+    for sample in samples:
+        sums = groups[(sample.use_case_id, sample.team_id, sample.model)]
+        sums["requests"] += sample.requests
+        sums["input_tokens"] += sample.input_tokens
+        sums["output_tokens"] += sample.output_tokens
+        sums["cost"] += sample.cost or Decimal(0)
+    return groups
+
+
 def _move_gateway_usage(
-    groups: dict[tuple[int | None, int | None, str], dict[str, Any]],
+    groups: Groups,
     attributed: list[UsageSample],
     endpoint: ServingEndpoint,
 ) -> None:
@@ -137,16 +146,7 @@ def _move_gateway_usage(
     tokens: a share of the collector's cost on self-hosted endpoints, the
     gateway's own per-request price on token-priced ones.
     """
-    incoming: dict[tuple[int | None, int | None, str], dict[str, Any]] = defaultdict(
-        lambda: dict.fromkeys(_SUMMED, 0) | {"cost": Decimal(0)}
-    )
-    for sample in attributed:
-        sums = incoming[(sample.use_case_id, sample.team_id, sample.model)]
-        sums["requests"] += sample.requests
-        sums["input_tokens"] += sample.input_tokens
-        sums["output_tokens"] += sample.output_tokens
-        sums["cost"] += sample.cost or Decimal(0)
-    for (use_case_id, team_id, model), sums in incoming.items():
+    for (use_case_id, team_id, model), sums in _sums_by_group(attributed).items():
         left = {
             name: sums[name] for name in ("requests", "input_tokens", "output_tokens")
         }
