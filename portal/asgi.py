@@ -10,14 +10,12 @@ through the full stack.
 import os
 from typing import Any
 
-import django
 from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-pages = get_asgi_application()
-django.setup(set_prefix=False)
+pages = get_asgi_application()  # sets Django up
 
 
 class BareHandler(ASGIHandler):

@@ -261,17 +261,13 @@ def _budgets(use_case: UseCase) -> tuple[BudgetRule, ...]:
     return tuple(rules)
 
 
-def month_to_date(scope: str, owner_id: int) -> Decimal | None:
-    """Cached month-to-date spend of a use-case or team; None when it must be read."""
+def cached_spend(scope: str, owner_id: int) -> tuple[Decimal | None, bool]:
+    """This process's month-to-date spend of a use-case or team, and whether it is
+    fresh; (None, False) when it was never read."""
     found = _cache.spend.get((scope, owner_id))
-    if found is None or time.monotonic() - found[0] > SPEND_TTL:
-        return None if found is None else found[1]
-    return found[1]
-
-
-def spend_is_fresh(scope: str, owner_id: int) -> bool:
-    found = _cache.spend.get((scope, owner_id))
-    return found is not None and time.monotonic() - found[0] <= SPEND_TTL
+    if found is None:
+        return None, False
+    return found[1], time.monotonic() - found[0] <= SPEND_TTL
 
 
 def load_month_to_date(scope: str, owner_id: int) -> Decimal:

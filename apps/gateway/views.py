@@ -252,10 +252,10 @@ async def _check_budgets(key: KeySnapshot) -> dict[str, str]:
         owner = key.use_case_id if rule.scope == "use_case" else key.team_id
         if owner is None:
             continue
-        spent = snapshot.month_to_date(rule.scope, owner)
+        spent, fresh = snapshot.cached_spend(rule.scope, owner)
         if spent is None:
             spent = await sync_to_async(snapshot.load_month_to_date)(rule.scope, owner)
-        elif not snapshot.spend_is_fresh(rule.scope, owner):
+        elif not fresh:
             asyncio.get_running_loop().create_task(
                 sync_to_async(snapshot.load_month_to_date)(rule.scope, owner)
             )
