@@ -19,14 +19,14 @@ import contextlib
 import logging
 import time as monotonic_time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.core import crypto
@@ -104,14 +104,7 @@ def claim_due_endpoints(
     rows = list(due.values_list("pk", "poll_interval_seconds")[:limit])
     if not rows:
         return {}
-    by_interval: dict[int, list[int]] = {}
-    for pk, seconds in rows:
-        by_interval.setdefault(seconds, []).append(pk)
-    for seconds, ids in by_interval.items():
-        lease = ServingEndpoint(poll_interval_seconds=seconds).claim_lease()
-        ServingEndpoint.objects.due(now).filter(pk__in=ids).update(
-            claim_token=token, next_poll_at=now + lease
-        )
+    _claim(ServingEndpoint.objects.due(now), rows, token=token, now=now)
     claimed = ServingEndpoint.objects.filter(claim_token=token)
     return dict.fromkeys(claimed.values_list("pk", flat=True), token)
 
@@ -120,13 +113,28 @@ def take_over(*, endpoint_ids: Sequence[int], now: datetime | None = None) -> st
     """Claim ``endpoint_ids`` now, due or not; an in-flight poll of them is dropped."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
-    for endpoint in ServingEndpoint.objects.filter(pk__in=endpoint_ids).only(
+    rows = ServingEndpoint.objects.filter(pk__in=endpoint_ids).values_list(
         "pk", "poll_interval_seconds"
-    ):
-        ServingEndpoint.objects.filter(pk=endpoint.pk).update(
-            claim_token=token, next_poll_at=now + endpoint.claim_lease()
-        )
+    )
+    _claim(ServingEndpoint.objects.all(), rows, token=token, now=now)
     return token
+
+
+def _claim(
+    query: QuerySet[ServingEndpoint],
+    rows: Iterable[tuple[int, int]],
+    *,
+    token: str,
+    now: datetime,
+) -> None:
+    """Write ``token`` on the (pk, poll interval) ``rows`` that ``query`` still
+    holds, a lease ahead: one UPDATE per distinct lease."""
+    by_interval: dict[int, list[int]] = {}
+    for pk, seconds in rows:
+        by_interval.setdefault(seconds, []).append(pk)
+    for seconds, ids in by_interval.items():
+        lease = ServingEndpoint(poll_interval_seconds=seconds).claim_lease()
+        query.filter(pk__in=ids).update(claim_token=token, next_poll_at=now + lease)
 
 
 def renew_claim(*, endpoint_id: int, claim: str, now: datetime | None = None) -> bool:
