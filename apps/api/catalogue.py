@@ -7,7 +7,7 @@ from rest_framework import permissions, serializers, viewsets
 from apps.api.filters import FILTER_BACKENDS, StrictBooleanFilter
 from apps.api.renderers import CSVListMixin
 from apps.catalogue.filters import CatalogModelFilter
-from apps.catalogue.models import CatalogModel, GpuProfile
+from apps.catalogue.models import PRICE_FIELDS, CatalogModel, GpuProfile
 
 
 class ViewPermission(permissions.BasePermission):
@@ -69,25 +69,7 @@ class CatalogModelSerializer(serializers.ModelSerializer):
             "capability_tier",
             "context_window",
             "hosting",
-            "input_usd_per_mtok",
-            "output_usd_per_mtok",
-            "cached_input_usd_per_mtok",
-            "cache_write_usd_per_mtok",
-            "cache_write_1h_usd_per_mtok",
-            "batch_input_usd_per_mtok",
-            "batch_output_usd_per_mtok",
-            "priority_input_usd_per_mtok",
-            "priority_output_usd_per_mtok",
-            "priority_cached_input_usd_per_mtok",
-            "flex_input_usd_per_mtok",
-            "flex_output_usd_per_mtok",
-            "flex_cached_input_usd_per_mtok",
-            "long_context_threshold_tokens",
-            "long_context_input_usd_per_mtok",
-            "long_context_output_usd_per_mtok",
-            "long_context_cached_input_usd_per_mtok",
-            "long_context_cache_write_usd_per_mtok",
-            "long_context_cache_write_1h_usd_per_mtok",
+            *PRICE_FIELDS,
             "hosted_by",
             "price_source",
             "price_date",

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from .models import HOSTING_CHOICES, CatalogModel, GpuProfile
+from .models import HOSTING_CHOICES, PRICE_FIELDS, CatalogModel, GpuProfile
 
 
 def _engine_errors(form: forms.Form, exc: Any, fallback: str) -> None:
@@ -40,25 +40,7 @@ class CatalogModelForm(forms.ModelForm):
             "capability_tier",
             "context_window",
             "hosting",
-            "input_usd_per_mtok",
-            "output_usd_per_mtok",
-            "cached_input_usd_per_mtok",
-            "cache_write_usd_per_mtok",
-            "cache_write_1h_usd_per_mtok",
-            "batch_input_usd_per_mtok",
-            "batch_output_usd_per_mtok",
-            "priority_input_usd_per_mtok",
-            "priority_output_usd_per_mtok",
-            "priority_cached_input_usd_per_mtok",
-            "flex_input_usd_per_mtok",
-            "flex_output_usd_per_mtok",
-            "flex_cached_input_usd_per_mtok",
-            "long_context_threshold_tokens",
-            "long_context_input_usd_per_mtok",
-            "long_context_output_usd_per_mtok",
-            "long_context_cached_input_usd_per_mtok",
-            "long_context_cache_write_usd_per_mtok",
-            "long_context_cache_write_1h_usd_per_mtok",
+            *PRICE_FIELDS,
             "hosted_by",
             "price_source",
             "price_date",

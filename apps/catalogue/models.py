@@ -135,9 +135,10 @@ class CatalogModelQuerySet(models.QuerySet["CatalogModel"]):
         return self.select_related("gpu_profile")
 
 
-# Every per-token price of a catalogue model (USD per million tokens), with the
-# long-context threshold they depend on; `apps.endpoints.pricing` reads these.
-TOKEN_PRICE_FIELDS = (
+# Every per-token price of a catalogue model (USD per million tokens); the
+# long-context ones apply above `long_context_threshold_tokens`.
+# `apps.endpoints.pricing` reads them; forms and the API list them in this order.
+STANDARD_PRICE_FIELDS = (
     "input_usd_per_mtok",
     "output_usd_per_mtok",
     "cached_input_usd_per_mtok",
@@ -151,11 +152,20 @@ TOKEN_PRICE_FIELDS = (
     "flex_input_usd_per_mtok",
     "flex_output_usd_per_mtok",
     "flex_cached_input_usd_per_mtok",
+)
+LONG_CONTEXT_PRICE_FIELDS = (
     "long_context_input_usd_per_mtok",
     "long_context_output_usd_per_mtok",
     "long_context_cached_input_usd_per_mtok",
     "long_context_cache_write_usd_per_mtok",
     "long_context_cache_write_1h_usd_per_mtok",
+)
+TOKEN_PRICE_FIELDS = STANDARD_PRICE_FIELDS + LONG_CONTEXT_PRICE_FIELDS
+# As forms, the API and CSV show them: the threshold before the prices it gates.
+PRICE_FIELDS = (
+    *STANDARD_PRICE_FIELDS,
+    "long_context_threshold_tokens",
+    *LONG_CONTEXT_PRICE_FIELDS,
 )
 
 
