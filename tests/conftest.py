@@ -6,9 +6,21 @@ paul: procurement · erin: auditor · root: superuser.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
+
 import pytest
+import time_machine
+from hypothesis import settings as hypothesis_settings
 
 from tests import factories
+
+# Property tests try the same examples on every run, so what CI covers does not
+# vary from run to run; `HYPOTHESIS_PROFILE=explore` searches afresh (locally).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +144,15 @@ def browser_page(chromium, live_server):  # type: ignore[no-untyped-def]
     page.login = login
     yield page
     context.close()
+
+
+@pytest.fixture
+def midday() -> Iterator[datetime]:
+    """Noon UTC today, the clock still running: no test straddles midnight.
+
+    Tests that compute "today" and then call code that computes it again would
+    disagree for a moment at midnight; this keeps them twelve hours away.
+    """
+    noon = datetime.combine(datetime.now(UTC).date(), time(12), tzinfo=UTC)
+    with time_machine.travel(noon, tick=True):
+        yield noon

@@ -1,6 +1,7 @@
 """schemathesis against the real app, in-process: no 5xx, every response as documented.
 
-Bounded and deterministic: a few examples per operation (derandomized), each sent
+Bounded and deterministic: the coverage phase's boundary cases and 25 generated
+examples per operation (derandomized), each sent
 with a superuser's and a requester's read-write token, over the demo data.
 """
 
@@ -24,7 +25,7 @@ from portal.wsgi import application
 
 pytestmark = pytest.mark.fuzz
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 25
 
 CHECKS = [
     checks.not_a_server_error,
@@ -83,9 +84,9 @@ schema = schemathesis.openapi.from_dict(
     json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(public=True)))
 )
 schema.app = application
-# The coverage phase would add hundreds of boundary cases per operation: the
-# bounded run is the fuzzing phase alone, `EXAMPLES_PER_OPERATION` each.
-schema.config.phases.coverage.enabled = False
+# The coverage phase sends each operation's boundary cases (missing, empty, too
+# long, wrong type) before the fuzzing phase's `EXAMPLES_PER_OPERATION`.
+schema.config.phases.coverage.enabled = True
 
 
 @schema.parametrize()

@@ -101,14 +101,15 @@ class TestUseCaseApi:
         )
         assert response.status_code == 200 and response.json()["title"] == "New"
         assert [w["share"] for w in response.json()["workloads"]] == [100]
-        use_case.status = S.SUBMITTED
-        use_case.save()
+        UseCase.objects.filter(pk=use_case.pk).update(status=S.SUBMITTED)
         assert (
             api_client.patch(
                 f"{URL}{use_case.pk}/", {"title": "X"}, format="json"
             ).status_code
             == 403
         )
+        use_case.refresh_from_db()
+        assert use_case.title == "New"
 
     def test_an_illegal_transition_is_a_409_with_a_message(self, api_client, alice):
         use_case = UseCaseFactory(owner=alice)

@@ -45,5 +45,7 @@ def test_requester_files_a_use_case_end_to_end(browser_page, alice):
     assert use_case.owner == alice and use_case.status == "submitted"
     assert sorted(use_case.workloads.values_list("share", flat=True)) == [20, 80]
 
-    page.click("text=My use-cases")
+    with page.expect_navigation():  # count on the list, not on the page we left
+        page.click("text=My use-cases")
+    page.wait_for_selector("h1")
     assert page.locator("text=Invoice extraction").count() == 1

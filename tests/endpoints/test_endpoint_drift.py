@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core import mail
 from django.utils import timezone
 
@@ -12,6 +13,9 @@ from apps.endpoints.models import DailyUsage
 from apps.framework.models import Assessment, Policy
 from apps.usecases.models import AuditEvent
 from tests.factories import ServingEndpointFactory, UseCaseFactory, UserFactory
+
+# "Today" is read here and again in the service: keep both on the same day.
+pytestmark = pytest.mark.usefixtures("midday")
 
 
 def live(use_case, per_day: int) -> None:  # type: ignore[no-untyped-def]

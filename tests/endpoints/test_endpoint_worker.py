@@ -341,6 +341,7 @@ def test_the_beat_tick_fans_out_one_poll_per_due_endpoint(
             time.sleep(0.05)
     finally:
         task_postrun.disconnect(track)
+    assert len(seen) == 3, f"the worker finished {len(seen)} of the 3 polls"
     for endpoint in due:
         endpoint.refresh_from_db()
         assert endpoint.health == "ok"

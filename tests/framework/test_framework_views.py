@@ -181,9 +181,11 @@ class TestAssessmentPanel:
 
     def test_a_requester_cannot_reassess(self, client, catalogue, alice):
         use_case = submitted(owner=alice)
+        before = list(use_case.assessments.values_list("pk", flat=True))
         client.force_login(alice)
         response = client.post(reverse("framework:reassess", args=[use_case.pk]))
         assert response.status_code == 403
+        assert list(use_case.assessments.values_list("pk", flat=True)) == before
 
 
 @pytest.mark.django_db

@@ -185,6 +185,8 @@ def test_only_the_owner_attaches_a_run(client, alice, bob):
     )
 
     assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.use_case is None
 
 
 def test_the_use_case_panel_is_not_found_for_a_hidden_use_case(client, alice, carol):

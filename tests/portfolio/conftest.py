@@ -85,6 +85,11 @@ def usage(db) -> Usage:  # type: ignore[no-untyped-def]
     return Usage()
 
 
+@pytest.fixture(autouse=True)
+def _midday(midday: datetime) -> None:
+    """Every portfolio test runs at noon UTC: "this month" and "today" hold still."""
+
+
 @pytest.fixture
 def today() -> date:
     return utc_today()

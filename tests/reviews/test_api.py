@@ -93,6 +93,9 @@ class TestDecisionEndpoint:
             decision_url(waiting), {"outcome": "approved", "pattern": "hybrid"}
         )
         assert response.status_code == 409
+        waiting.refresh_from_db()
+        assert waiting.status == S.REJECTED
+        assert Decision.objects.filter(use_case=waiting).count() == 1
 
     def test_read_only_token_cannot_decide(self, api_client, bob, waiting):
         _token, key = ApiToken.issue(user=bob, name="tool", scope="read")
@@ -102,6 +105,9 @@ class TestDecisionEndpoint:
         )
         assert response.status_code == 403
         assert api_client.get(timeline_url(waiting)).status_code == 200
+        waiting.refresh_from_db()
+        assert waiting.status == S.SUBMITTED
+        assert not Decision.objects.filter(use_case=waiting).exists()
 
     def test_no_decision_yet_is_404_with_a_reason(self, api_client, bob, waiting):
         api_client.force_authenticate(bob)
