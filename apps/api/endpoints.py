@@ -233,12 +233,24 @@ def _moment(value: str, *, end: bool) -> datetime:
         if end:  # an end date includes that whole day
             day += timedelta(days=1)
         return datetime.combine(day, time.min, tzinfo=UTC)
-    moment = parse_datetime(value)
+    field = "end" if end else "start"
+    try:
+        moment = parse_datetime(value)
+    except ValueError:  # well formed, but no such moment (a 25th hour, say)
+        moment = None
     if moment is None:
         raise serializers.ValidationError(
-            {"end" if end else "start": ["Give a date or a date-time (ISO 8601)."]}
+            {field: ["Give a date or a date-time (ISO 8601)."]}
         )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    # In UTC: PostgreSQL takes offsets up to ±15:59 only, Python up to ±23:59.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise serializers.ValidationError(
+            {field: ["That date-time is out of range."]}
+        ) from None
 
 
 class UsageViewSet(CSVListMixin, viewsets.ReadOnlyModelViewSet):

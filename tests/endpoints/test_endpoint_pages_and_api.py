@@ -109,6 +109,14 @@ def test_usage_rows_are_paginated_and_filtered(api_client, erin) -> None:  # typ
     ).json()
     assert whole_day["count"] == 4
     assert api_client.get("/api/v1/usage/", {"start": "not-a-date"}).status_code == 400
+    # Offsets PostgreSQL cannot take (beyond ±15:59) are read in UTC: 01:00 +19:30
+    # is 05:30 UTC the day before, so the whole of the 20th is after it.
+    far_offset = api_client.get(
+        "/api/v1/usage/", {"start": "2026-11-20T01:00:00+19:30", "end": "2026-11-20"}
+    )
+    assert far_offset.status_code == 200 and far_offset.json()["count"] == 4
+    out_of_range = api_client.get("/api/v1/usage/", {"end": "9999-12-31T23:00-05:00"})
+    assert out_of_range.status_code == 400 and "end" in out_of_range.json()
 
 
 def test_a_requester_sees_only_usage_and_endpoints_of_use_cases_they_can_see(
