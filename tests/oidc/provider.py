@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "oidc" / "provider.mjs"
 CLIENT_ID = "portal"
-CLIENT_SECRET = "portal-test-secret"  # noqa: S105  (a test provider's client)
+CLIENT_SECRET = "portal-test-secret"
 KID = "provider-key-1"
 
 
@@ -132,7 +132,9 @@ def start_provider(
             if not line and process.poll() is not None:
                 break
     provider.stop()
-    raise RuntimeError("The OpenID provider did not start:\n" + "".join(provider.output))
+    raise RuntimeError(
+        "The OpenID provider did not start:\n" + "".join(provider.output)
+    )
 
 
 def _drain(provider: RunningProvider) -> None:
