@@ -88,6 +88,13 @@ const provider = new Provider(issuer, {
   },
 });
 
+// Why the provider refused something, in the tests' captured output.
+for (const event of ['end_session.error', 'authorization.error', 'grant.error', 'server_error']) {
+  provider.on(event, (ctx, error) => {
+    process.stdout.write(`${event}: ${error.message} ${error.error_description || ''} ${error.cause || ''}\n`);
+  });
+}
+
 provider.listen(port, '127.0.0.1', () => {
   process.stdout.write(`listening ${issuer}\n`);
 });

@@ -36,6 +36,9 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
 
 def private_jwk(key: rsa.RSAPrivateKey, kid: str = KID) -> dict[str, Any]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    # PyJWT marks a private JWK key_ops ["sign"]; the provider also verifies with it
+    # (the id_token_hint at sign-out), so "use" alone says what it is for.
+    jwk.pop("key_ops", None)
     jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
     return jwk
 
