@@ -88,6 +88,30 @@ const provider = new Provider(issuer, {
   },
 });
 
+// A disabled account cannot sign in: the provider answers the portal with
+// access_denied, as a company directory refusing a disabled user would.
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'POST' && ctx.path.startsWith('/interaction/')) {
+    const chunks = [];
+    for await (const chunk of ctx.req) chunks.push(chunk);
+    const body = Buffer.concat(chunks).toString();
+    ctx.req.body = body; // the provider reads it from here once consumed
+    const form = new URLSearchParams(body);
+    if (form.get('prompt') === 'login') {
+      const account = readAccounts()[form.get('login')];
+      if (!account || account.disabled) {
+        await provider.interactionFinished(ctx.req, ctx.res, {
+          error: 'access_denied',
+          error_description: 'This account is disabled or unknown.',
+        }, { mergeWithLastSubmission: false });
+        ctx.respond = false;
+        return;
+      }
+    }
+  }
+  await next();
+});
+
 // Why the provider refused something, in the tests' captured output.
 for (const event of ['end_session.error', 'authorization.error', 'grant.error', 'server_error']) {
   provider.on(event, (ctx, error) => {
