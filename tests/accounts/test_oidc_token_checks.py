@@ -103,8 +103,9 @@ def assert_refused(response, reason: str) -> None:  # type: ignore[no-untyped-de
 
 
 def test_a_token_signed_by_the_provider_for_this_sign_in_creates_the_account(
-    client, provider, monkeypatch
+    client, provider, monkeypatch, settings
 ):
+    settings.LOCAL_PASSWORD_SIGN_IN = False  # single sign-on is not a password
     flow = start_sign_in(client)
     answer_with(monkeypatch, provider.sign(claims(provider, flow["nonce"])))
     response = callback(client, flow["state"])

@@ -85,9 +85,9 @@ def test_sign_in_creates_maps_updates_and_removes_access_from_the_providers_grou
     callbacks: list[str] = []
     page.on(
         "request",
-        lambda request: callbacks.append(request.url)
-        if "/oidc/callback/" in request.url
-        else None,
+        lambda request: (
+            callbacks.append(request.url) if "/oidc/callback/" in request.url else None
+        ),
     )
 
     # First sign-in: the account is created with the mapped role and team.
