@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import ApiToken, OidcIdentity, Team, User
+from .models import ApiToken, IdpGroupMapping, OidcIdentity, Team, User
 
 
 @admin.register(User)
@@ -32,3 +32,12 @@ class OidcIdentityAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(IdpGroupMapping)
+class IdpGroupMappingAdmin(admin.ModelAdmin):
+    """Groups mapped here add to OIDC_ROLE_MAP and OIDC_TEAM_MAP (docs/sign-in.md)."""
+
+    list_display = ("group", "role", "team")
+    list_filter = ("role", "team")
+    search_fields = ("group",)

@@ -6,6 +6,9 @@ twice for two roles) and ``OIDC_TEAM_MAP`` groups with team slugs
 (``"claims-dept=claims"``). Either may also be a JSON object (``{"group": "role"}``
 or ``{"group": ["role", "role"]}``) for group names holding commas or ``=``.
 
+An administrator can add more in the admin (:class:`~apps.accounts.models.IdpGroupMapping`);
+they follow the environment's entries.
+
 They are applied at every sign-in: the user's role groups become exactly the
 mapped ones, and their team the first mapped team (none when no group maps to
 one). Groups that are not roles, and staff or superuser flags, are left alone.
@@ -22,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 
-from .models import Team, User
+from .models import IdpGroupMapping, Team, User
 from .roles import Role
 
 
@@ -58,11 +61,17 @@ def role_map() -> list[tuple[str, str]]:
         raise ImproperlyConfigured(
             f"OIDC_ROLE_MAP names unknown roles {unknown}; roles are {Role.values}."
         )
-    return pairs
+    return pairs + list(
+        IdpGroupMapping.objects.exclude(role="").values_list("group", "role")
+    )
 
 
 def team_map() -> list[tuple[str, str]]:
-    return parse_map(settings.OIDC_TEAM_MAP, name="OIDC_TEAM_MAP")
+    return parse_map(settings.OIDC_TEAM_MAP, name="OIDC_TEAM_MAP") + list(
+        IdpGroupMapping.objects.filter(team__isnull=False).values_list(
+            "group", "team__slug"
+        )
+    )
 
 
 def groups_from_claims(claims: dict[str, Any]) -> list[str]:

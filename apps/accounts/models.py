@@ -150,3 +150,37 @@ class OidcIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class IdpGroupMapping(models.Model):
+    """An identity provider group giving a role and/or a team, kept in the admin.
+
+    Added to the maps from the environment (``OIDC_ROLE_MAP``, ``OIDC_TEAM_MAP``;
+    apps/accounts/claim_mapping.py); environment entries come first.
+    """
+
+    group = models.CharField(
+        max_length=255,
+        help_text="The group's name or id exactly as the provider sends it.",
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["group", "pk"]
+        verbose_name = "identity provider group mapping"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role="") | models.Q(team__isnull=False),
+                name="idp_group_mapping_gives_something",
+            )
+        ]
+
+    def __str__(self) -> str:
+        gives = [
+            str(self.get_role_display()) if self.role else "",
+            str(self.team or ""),
+        ]
+        return f"{self.group} → {', '.join(g for g in gives if g)}"

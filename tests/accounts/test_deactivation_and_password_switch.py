@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.accounts import claim_mapping
-from apps.accounts.models import ApiToken
+from apps.accounts.models import ApiToken, IdpGroupMapping
 from apps.gateway import keys
 from apps.usecases.models import AuditEvent
 from tests.factories import UseCaseFactory
@@ -144,3 +144,28 @@ def test_the_first_mapped_team_wins_and_no_mapped_team_means_none(settings):
         "claims"
     )
     assert claim_mapping.resolve(["staff"]).team_slug is None
+
+
+def test_mappings_kept_in_the_admin_add_to_the_environments(
+    settings, client, root, health
+):
+    settings.OIDC_ROLE_MAP = "ai-board=board"
+    settings.OIDC_TEAM_MAP = ""
+    client.force_login(root)
+    response = client.post(
+        "/admin/accounts/idpgroupmapping/add/",
+        {"group": "CN=Health AI", "role": "requester", "team": health.pk},
+    )
+    assert response.status_code == 302
+    access = claim_mapping.resolve(["CN=Health AI"])
+    assert access.roles == {"requester"}
+    assert access.team_slug == "health"
+    assert claim_mapping.resolve(["ai-board"]).roles == {"board"}
+    # A mapping that gives nothing is refused by the database.
+    response = client.post(
+        "/admin/accounts/idpgroupmapping/add/", {"group": "empty", "role": ""}
+    )
+    assert response.status_code == 200
+    assert list(IdpGroupMapping.objects.values_list("group", flat=True)) == [
+        "CN=Health AI"
+    ]
