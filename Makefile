@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORTAL_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser clean node
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(shell command -v $(PYTHON) || echo python3) -m venv $(VENV)
@@ -18,13 +18,19 @@ $(BIN)/.installed: pyproject.toml
 	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
+# The test suite's npm tools (a real OpenID provider for the sign-in tests), exactly
+# as locked; no install scripts run, so root and non-root install alike.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+node: node_modules/.package-lock.json
+
 run: $(BIN)/.installed
 	@mkdir -p $(PORTAL_VAR_DIR)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 PORT=$(PORT) $(BIN)/python scripts/run_all.py
 
-test: $(BIN)/.installed /usr/bin/chromium
+test: $(BIN)/.installed /usr/bin/chromium node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -36,4 +42,4 @@ bench: $(BIN)/.installed
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

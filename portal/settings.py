@@ -171,7 +171,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 # Password sign-ins are throttled per account and per address (apps/accounts/throttle.py).
-AUTHENTICATION_BACKENDS = ["apps.accounts.throttle.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.throttle.ThrottledModelBackend",
+    # Single sign-on; answers only the OpenID callback, and only with OIDC_ISSUER set.
+    "apps.accounts.oidc.OidcBackend",
+]
 SIGN_IN_FAILURE_LIMIT = int(env_number("SIGN_IN_FAILURE_LIMIT", "5", minimum=1))
 # One address fails for many people behind a NAT or proxy, so its limit is higher.
 SIGN_IN_ADDRESS_FAILURE_LIMIT = int(
@@ -191,6 +195,30 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on with OpenID Connect (apps/accounts/oidc.py, docs/sign-in.md): off
+# unless OIDC_ISSUER is set. Endpoints come from the issuer's discovery document.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your company account")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH", False)
+# The claim listing the user's groups, and the groups mapped to roles and teams:
+# "idp-group=role,other-group=role" and "idp-group=team-slug" (or JSON objects).
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+OIDC_TEAM_MAP = os.environ.get("OIDC_TEAM_MAP", "")
+# The provider's addresses pass the outbound guard (apps/core/http.py); private
+# networks only when listed here (an on-premises Keycloak, say).
+OIDC_ALLOWED_NETWORKS = env_list("OIDC_ALLOWED_NETWORKS", "")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's end_session_endpoint
+OIDC_CLOCK_SKEW_SECONDS = 60
+# Off: only superusers sign in with a password (break-glass; docs/sign-in.md).
+LOCAL_PASSWORD_SIGN_IN = env_bool("LOCAL_PASSWORD_SIGN_IN", True)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

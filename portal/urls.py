@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.urls import include, path
 
-from apps.accounts.signin import SignInView
+from apps.accounts.signin import (
+    OidcCallbackView,
+    OidcSignInView,
+    SignInView,
+    SignOutView,
+)
 from apps.usecases.views import home
 
 
@@ -15,7 +19,16 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    # Single sign-on (OpenID Connect); 404 unless OIDC_ISSUER is set.
+    path(
+        "oidc/authenticate/", OidcSignInView.as_view(), name="oidc_authentication_init"
+    ),
+    path(
+        "oidc/callback/",
+        OidcCallbackView.as_view(),
+        name="oidc_authentication_callback",
+    ),
     path("use-cases/", include("apps.usecases.urls")),
     path("use-cases/<int:pk>/gateway/", include("apps.gateway.page_urls")),
     path("framework/", include("apps.framework.urls")),

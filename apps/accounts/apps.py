@@ -18,3 +18,4 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Permissions of models added by later apps exist only after migrate.
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
+        from . import signals  # noqa: F401  (deactivation revokes tokens)

@@ -124,3 +124,63 @@ class ApiToken(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class OidcIdentity(models.Model):
+    """Links a portal account to one subject at one OpenID provider.
+
+    Accounts are found by (issuer, subject), never by e-mail: an address re-used
+    or changed at the identity provider must not open someone else's account.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="oidc_identity"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="oidc_identity_unique_subject"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class IdpGroupMapping(models.Model):
+    """An identity provider group giving a role and/or a team, kept in the admin.
+
+    Added to the maps from the environment (``OIDC_ROLE_MAP``, ``OIDC_TEAM_MAP``;
+    apps/accounts/claim_mapping.py); environment entries come first.
+    """
+
+    group = models.CharField(
+        max_length=255,
+        help_text="The group's name or id exactly as the provider sends it.",
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["group", "pk"]
+        verbose_name = "identity provider group mapping"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role="") | models.Q(team__isnull=False),
+                name="idp_group_mapping_gives_something",
+            )
+        ]
+
+    def __str__(self) -> str:
+        gives = [
+            str(self.get_role_display()) if self.role else "",
+            str(self.team or ""),
+        ]
+        return f"{self.group} → {', '.join(g for g in gives if g)}"

@@ -132,6 +132,8 @@ class ThrottledModelBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> Any:
+        if password is None:  # not a password sign-in (the OpenID callback)
+            return None
         if request is None:  # no client to throttle (management commands, tests)
             return super().authenticate(
                 request, username=username, password=password, **kwargs
@@ -161,6 +163,12 @@ class ThrottledModelBackend(ModelBackend):
         if lockout is not None:
             request.sign_in_lockout = lockout  # type: ignore[attr-defined]
         return None
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        # LOCAL_PASSWORD_SIGN_IN off: superusers only (break-glass, docs/sign-in.md).
+        return super().user_can_authenticate(user) and bool(
+            settings.LOCAL_PASSWORD_SIGN_IN or getattr(user, "is_superuser", False)
+        )
 
     @staticmethod
     def _username_field() -> str:

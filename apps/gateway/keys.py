@@ -5,8 +5,9 @@ database keeps its SHA-256 and its first characters (to tell keys apart). Pages,
 the API, the admin and the demo seed all go through these functions, so every
 issue and revocation leaves an audit event (which never holds the secret).
 
-Keys belong to the use-case, not to the person who issued them: deactivating a
-user leaves their keys working until revoked or expired.
+Keys belong to the use-case, but deactivating the person who issued them revokes
+them at once (apps/gateway/signals.py): someone who left, or lost their access at
+the identity provider, leaves no working key behind.
 
 The runtime calls :func:`authenticate_key` and :func:`touch_last_used`; it
 listens to :data:`key_changed` to drop a cached key when one is issued or revoked.

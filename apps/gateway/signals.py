@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from apps.accounts.signals import user_deactivated
 from apps.endpoints.models import ServingEndpoint
 from apps.gateway import snapshot
 from apps.gateway.keys import key_changed
@@ -41,4 +42,19 @@ def _endpoint_changed(
 
 post_save.connect(
     _endpoint_changed, sender=ServingEndpoint, dispatch_uid="gateway-endpoint"
+)
+
+
+def _revoke_keys_of_deactivated_user(user: Any, **_: Any) -> None:
+    # Deactivating a user (apps/accounts/signals.py) stops the keys they issued at once.
+    from apps.gateway.keys import revoke_gateway_key
+
+    for key in (
+        GatewayKey.objects.active().filter(created_by=user).select_related("use_case")
+    ):
+        revoke_gateway_key(key=key, by=None)
+
+
+user_deactivated.connect(
+    _revoke_keys_of_deactivated_user, dispatch_uid="gateway-user-deactivated"
 )

@@ -28,6 +28,15 @@ def _audit_sign_in_lockout(
     )
 
 
+def _audit_account_event(
+    sender: Any, *, kind: str, summary: str, actor: Any, data: dict, **kwargs: Any
+) -> None:
+    # Single sign-on, deactivations (apps/accounts/signals.py): accounts announces.
+    from .models import AuditEvent
+
+    AuditEvent.record(kind=kind, summary=summary, actor=actor, data=data)
+
+
 class UsecasesConfig(AppConfig):
     name = "apps.usecases"
     label = "usecases"
@@ -37,4 +46,9 @@ class UsecasesConfig(AppConfig):
 
         sign_in_locked.connect(
             _audit_sign_in_lockout, dispatch_uid="usecases.audit_sign_in_lockout"
+        )
+        from apps.accounts.signals import account_event
+
+        account_event.connect(
+            _audit_account_event, dispatch_uid="usecases.audit_account_event"
         )

@@ -82,11 +82,15 @@ class TestAuthenticate:
         issue_gateway_key(use_case=approved, name="k", by=alice)
         assert authenticate_key(secret) is None
 
-    def test_a_key_outlives_the_deactivation_of_its_issuer(self, alice, approved):
+    def test_deactivating_its_issuer_revokes_a_key(self, alice, approved):
+        # Issue 16: someone who left, or lost access at the identity provider,
+        # leaves no working key behind (apps/gateway/signals.py).
         key, secret = issue_gateway_key(use_case=approved, name="k", by=alice)
         alice.is_active = False
         alice.save(update_fields=["is_active"])
-        assert authenticate_key(secret) == key
+        assert authenticate_key(secret) is None
+        key.refresh_from_db()
+        assert key.revoked_at is not None
 
     def test_async_callers_authenticate_and_touch_too(self, alice, approved):
         key, secret = issue_gateway_key(use_case=approved, name="k", by=alice)
