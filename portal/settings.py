@@ -361,6 +361,7 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "apps.usecases.models.TaskType",
         "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
         "PatternEnum": "apps.reviews.models.Pattern",
+        "EventKindEnum": "apps.core.events.EventKind",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [
