@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -149,6 +149,14 @@ def _enqueue(ids: list[int]) -> None:
         deliver_notification.delay(delivery_id)
 
 
+class DeliveryBusy(Exception):
+    """Another attempt holds the delivery until ``until``."""
+
+    def __init__(self, until: datetime | None) -> None:
+        super().__init__("The delivery is being sent by another attempt.")
+        self.until = until
+
+
 def claim_delivery(*, delivery_id: int) -> Delivery | None:
     """Take the delivery for one attempt (a conditional UPDATE), or None.
 
@@ -183,6 +191,11 @@ def deliver(*, delivery_id: int, final_attempt: bool) -> Delivery | None:
     """
     delivery = claim_delivery(delivery_id=delivery_id)
     if delivery is None:
+        held = Delivery.objects.filter(
+            pk=delivery_id, status=Delivery.Status.SENDING
+        ).values_list("sending_until", flat=True)
+        if held:  # another attempt holds it: look again once its claim lapses
+            raise DeliveryBusy(held[0])
         return None
     if not delivery.subscription.enabled:
         return _finish(delivery, Delivery.Status.FAILED, "The subscription is off.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from . import services
 from .channels import DeliveryError
@@ -31,4 +32,11 @@ def deliver_notification(self, delivery_id: int) -> bool:  # type: ignore[no-unt
         base = float(settings.NOTIFY_RETRY_BACKOFF_SECONDS)
         countdown = base * (2**self.request.retries)
         raise self.retry(countdown=countdown, exc=exc) from None
+    except services.DeliveryBusy as exc:
+        # A redelivered message while an attempt (perhaps a dead one) holds the
+        # row: come back when its claim lapses, without counting a retry.
+        wait = (exc.until - timezone.now()).total_seconds() if exc.until else 0
+        raise self.retry(
+            countdown=max(wait, 0) + 1, exc=exc, max_retries=None
+        ) from None
     return delivery is not None and delivery.status == delivery.Status.SENT

@@ -236,3 +236,33 @@ def test_a_server_error_is_recorded_for_a_retry_and_a_timeout_too(
     delivery = services.deliver(delivery_id=delivery_id, final_attempt=True)
     assert delivery is not None and delivery.status == Delivery.Status.FAILED
     assert delivery.attempts == 3
+
+
+def test_a_delivery_held_by_another_attempt_is_left_alone_until_its_claim_lapses(
+    receiver: FakeServer, alice, enqueued, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    receiver.route("POST", "/hook", lambda request: Reply(200, {}, b"ok"))
+    subscribe(channel="slack", target=receiver.url + "/hook")
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(drift_event(alice))
+    [delivery_id] = enqueued
+    held = Delivery.objects.filter(pk=delivery_id)
+    held.update(
+        status=Delivery.Status.SENDING,
+        sending_until=timezone.now() + timedelta(minutes=1),
+    )
+    with pytest.raises(services.DeliveryBusy):
+        services.deliver(delivery_id=delivery_id, final_attempt=False)
+    assert receiver.requests == []
+    # A worker that died mid-send: its claim lapses and the delivery is taken over.
+    held.update(sending_until=timezone.now() - timedelta(seconds=1))
+    delivery = services.deliver(delivery_id=delivery_id, final_attempt=False)
+    assert delivery is not None and delivery.status == Delivery.Status.SENT
+    assert len(receiver.requests) == 1
+    # Sent is final: another attempt does nothing.
+    assert services.deliver(delivery_id=delivery_id, final_attempt=False) is None
+    assert len(receiver.requests) == 1
