@@ -72,7 +72,11 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     ]
     if payload.get("body"):
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": payload["body"]}}
+            {
+                "type": "section",
+                # Slack refuses a section over 3,000 characters.
+                "text": {"type": "mrkdwn", "text": payload["body"][:2900]},
+            }
         )
     blocks.append(
         {

@@ -74,8 +74,8 @@ def slack_problems(message: dict[str, Any]) -> list[str]:
                     "plain_text"
                 ):
                     problems.append("bad button")
-                if not element.get("url", "").startswith("https://"):
-                    problems.append("button url not absolute https")
+                if not element.get("url", "").startswith(("https://", "http://")):
+                    problems.append("button url not absolute")
         else:
             problems.append(f"unknown block {kind}")
     return problems
@@ -266,3 +266,18 @@ def test_a_delivery_held_by_another_attempt_is_left_alone_until_its_claim_lapses
     # Sent is final: another attempt does nothing.
     assert services.deliver(delivery_id=delivery_id, final_attempt=False) is None
     assert len(receiver.requests) == 1
+
+
+def test_a_long_comment_still_makes_a_message_slack_accepts(
+    receiver: FakeServer, alice, enqueued, django_capture_on_commit_callbacks
+):
+    receiver.route("POST", "/hook", shape_receiver(slack_problems))
+    subscribe(channel="slack", target=receiver.url + "/hook")
+    event = drift_event(alice)
+    long_event = Event(
+        **{**event.__dict__, "body": "volumes " * 1000, "title": "T" * 400}
+    )
+    [delivery] = emit_and_deliver(
+        long_event, enqueued, django_capture_on_commit_callbacks
+    )
+    assert delivery.status == Delivery.Status.SENT, delivery.last_error
