@@ -241,3 +241,27 @@ def test_loopback_is_allowed_only_when_listed(api_client, dave, settings):
         API, {"name": "local", "channel": "slack", "target": "http://127.0.0.1:9/hook"}
     )
     assert response.status_code == 201
+
+
+def test_rotate_secrets_re_encrypts_webhook_urls_and_secrets(settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    subscription = subscribe(
+        channel="webhook", target=HOOK, secret="whsec-0123456789abcdef"
+    )
+    email = subscribe(channel="email", target="ops@example.com")  # no secret
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    out = StringIO()
+    call_command("rotate_secrets", stdout=out)
+    assert "s3cr3tT0ken" not in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEY = new
+    subscription.refresh_from_db()
+    email.refresh_from_db()
+    assert subscription.target == HOOK
+    assert subscription.secret == "whsec-0123456789abcdef"
+    assert email.target == "ops@example.com" and email.secret == ""
