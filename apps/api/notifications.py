@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -54,7 +60,16 @@ class MarkedSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="My notifications, newest first"),
+    list=extend_schema(
+        summary="My notifications, newest first",
+        parameters=[
+            OpenApiParameter(
+                "unread",
+                OpenApiTypes.BOOL,
+                description="`true`: unread items only.",
+            )
+        ],
+    ),
     retrieve=extend_schema(summary="One of my notifications"),
 )
 class NotificationViewSet(
@@ -68,9 +83,10 @@ class NotificationViewSet(
         if getattr(self, "swagger_fake_view", False):
             return Notification.objects.none()
         items = Notification.objects.for_user(self.request.user)
-        if self.request.query_params.get("unread") in {"true", "1"}:
-            items = items.unread()
-        return items
+        unread = self.request.query_params.get("unread")
+        if unread not in {None, "", "true", "false"}:
+            raise serializers.ValidationError({"unread": ["Give true or false."]})
+        return items.unread() if unread == "true" else items
 
     @extend_schema(
         request=None,

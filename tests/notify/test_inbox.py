@@ -171,6 +171,10 @@ class TestReading:
         assert api_client.get(API, {"unread": "true"}).json()["count"] == 1
         assert api_client.post(f"{API}read-all/").json() == {"marked": 1}
         assert api_client.get(API, {"unread": "true"}).json()["count"] == 0
+        assert api_client.get(API, {"unread": "false"}).json()["count"] == 2
+        refused = api_client.get(API, {"unread": "yes"})
+        assert refused.status_code == 400
+        assert refused.json()["unread"] == ["Give true or false."]
 
     def test_the_bell_costs_one_query(
         self, alice, bob, confidential, django_assert_num_queries
