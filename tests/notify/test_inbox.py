@@ -197,4 +197,4 @@ class TestReading:
         client.force_login(alice)
         with django_assert_max_num_queries(12):
             response = client.get(reverse("notify:inbox"))
-        assert response.content.decode().count('class="notification unread"') == 30
+        assert response.content.decode().count('class="comment notification unread"') == 30
