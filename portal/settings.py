@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.framework",
     "apps.reviews",
     "apps.endpoints",
+    "apps.notify",
     "apps.portfolio",
     "apps.playground",
     "apps.gateway",
@@ -112,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.roles",
+                "apps.notify.context_processors.unread_notifications",
             ],
         },
     }
@@ -387,6 +389,7 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "apps.usecases.models.TaskType",
         "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
         "PatternEnum": "apps.reviews.models.Pattern",
+        "EventKindEnum": "apps.core.events.EventKind",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [
@@ -404,6 +407,22 @@ ENDPOINT_COLLECT_CONCURRENCY = int(os.environ.get("ENDPOINT_COLLECT_CONCURRENCY"
 ENDPOINT_RETRY_MAX = int(os.environ.get("ENDPOINT_RETRY_MAX", "3"))
 ENDPOINT_RETRY_BACKOFF_SECONDS = float(
     os.environ.get("ENDPOINT_RETRY_BACKOFF_SECONDS", "5")
+)
+
+# Notifications (apps/notify, docs/notifications.md). Webhook URLs pass the same
+# SSRF guard as endpoints; their own allowlist, defaulting to the endpoints' one.
+NOTIFY_ALLOWED_NETWORKS = env_list(
+    "NOTIFY_ALLOWED_NETWORKS", ",".join(ENDPOINT_ALLOWED_NETWORKS)
+)
+NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("NOTIFY_TIMEOUT_SECONDS", "10"))
+# Attempts after the first, each waiting twice as long as the one before.
+NOTIFY_RETRY_MAX = int(os.environ.get("NOTIFY_RETRY_MAX", "5"))
+NOTIFY_RETRY_BACKOFF_SECONDS = float(
+    os.environ.get("NOTIFY_RETRY_BACKOFF_SECONDS", "30")
+)
+# Gateway refusals of one use-case in one minute that make a "spiking" event.
+NOTIFY_REFUSAL_SPIKE_PER_MINUTE = int(
+    os.environ.get("NOTIFY_REFUSAL_SPIKE_PER_MINUTE", "20")
 )
 # A poll task is stopped past these (seconds); paginated reports fetch page by page,
 # each fetch within ENDPOINT_TIMEOUT_SECONDS.

@@ -35,6 +35,7 @@ urlpatterns = [
     path("catalogue/", include("apps.catalogue.urls")),
     path("reviews/", include("apps.reviews.urls")),
     path("endpoints/", include("apps.endpoints.urls")),
+    path("notifications/", include("apps.notify.urls")),
     path("portfolio/", include("apps.portfolio.urls")),
     path("playground/", include("apps.playground.urls")),
     path("api/", include("apps.api.urls")),

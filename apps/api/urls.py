@@ -11,6 +11,7 @@ from . import (
     endpoints,
     framework,
     gateway,
+    notifications,
     ping,
     playground,
     portfolio,
@@ -71,6 +72,20 @@ router.register("catalogue/models", catalogue.CatalogModelViewSet)
 router.register("catalogue/gpu-profiles", catalogue.GpuProfileViewSet)
 router.register("endpoints", endpoints.EndpointViewSet, basename="endpoint")
 router.register("usage", endpoints.UsageViewSet, basename="usage")
+# Subscriptions and deliveries before the inbox, whose ids are numbers only.
+router.register(
+    "notifications/subscriptions",
+    notifications.SubscriptionViewSet,
+    basename="notification-subscription",
+)
+router.register(
+    "notifications/deliveries",
+    notifications.DeliveryViewSet,
+    basename="notification-delivery",
+)
+router.register(
+    "notifications", notifications.NotificationViewSet, basename="notification"
+)
 
 urlpatterns = [
     path(

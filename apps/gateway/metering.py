@@ -42,6 +42,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Q, Sum
 
+from apps.core.events import Event, EventKind, emit
 from apps.endpoints.collectors.base import floor_time, series_name
 from apps.endpoints.models import ServingEndpoint, UsageSample
 from apps.endpoints.pricing import PriceBook
@@ -424,4 +425,44 @@ def _audit_refusals(*, all_minutes: bool) -> None:
                 "count": count,
                 "minute": datetime.fromtimestamp(minute * 60, tz=UTC).isoformat(),
             },
+        )
+    _emit_refusal_spikes(due)
+
+
+def _emit_refusal_spikes(
+    due: dict[tuple[int | None, int | None, str, str, int], int],
+) -> None:
+    """A use-case refused at least NOTIFY_REFUSAL_SPIKE_PER_MINUTE times in a
+    minute (in this process) is an event: once per use-case and minute."""
+    per_minute: Counter[tuple[int, int]] = Counter()
+    for (_, use_case_id, _, _, minute), count in due.items():
+        if use_case_id is not None:
+            per_minute[(use_case_id, minute)] += count
+    spikes = {
+        key: count
+        for key, count in per_minute.items()
+        if count >= settings.NOTIFY_REFUSAL_SPIKE_PER_MINUTE
+    }
+    if not spikes:
+        return
+    use_cases = UseCase.objects.in_bulk({use_case_id for use_case_id, _ in spikes})
+    for (use_case_id, minute), count in spikes.items():
+        use_case = use_cases.get(use_case_id)
+        if use_case is None:
+            continue
+        at = datetime.fromtimestamp(minute * 60, tz=UTC)
+        emit(
+            Event(
+                kind=EventKind.GATEWAY_REFUSALS_SPIKING,
+                key=f"gateway_refusals:{use_case_id}:{minute}",
+                title=f"Gateway refusals spiking: {use_case.title}",
+                body=f"The gateway refused {count} requests for this use-case in "
+                f"the minute from {at:%H:%M} UTC.",
+                url=use_case.get_absolute_url(),
+                use_case_id=use_case_id,
+                team_id=use_case.team_id,
+                user_ids=(use_case.owner_id,),
+                roles=("platform",),
+                context={"count": count, "minute": at.isoformat()},
+            )
         )

@@ -6,7 +6,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
+from apps.core.events import Event, EventKind, emit
 from apps.usecases.models import AuditEvent
 
 from .models import Budget, BudgetAlert
@@ -76,6 +78,12 @@ def record_budget_alerts(*, today: date | None = None) -> list[BudgetAlert]:
     )
     created = []
     for status in budget_statuses(user=None, today=today):
+        if (
+            status.budget.enforcement == Budget.Enforcement.HARD
+            and status.spent >= status.amount
+        ):
+            # Emitted every run: its key makes it reach people once a month.
+            emit(_budget_event(status.budget, EventKind.BUDGET_HARD_REACHED, month))
         if not status.alert or status.budget.pk in alerted:
             continue
         try:
@@ -101,7 +109,33 @@ def record_budget_alerts(*, today: date | None = None) -> list[BudgetAlert]:
                         "amount": str(status.amount),
                     },
                 )
+            emit(_budget_event(status.budget, EventKind.BUDGET_FORECAST_OVER, month))
         except IntegrityError:  # a concurrent run recorded it first
             continue
         created.append(alert)
     return created
+
+
+def _budget_event(budget: Budget, kind: str, month: date) -> Event:
+    use_case = budget.use_case
+    if kind == EventKind.BUDGET_HARD_REACHED:
+        title = f"{budget.scope_label}: hard budget reached for {month:%B %Y}"
+        body = (
+            f"Spend this month has reached the budget of "
+            f"${budget.monthly_amount:,.2f}; the gateway refuses its requests."
+        )
+    else:
+        title = f"{budget.scope_label}: budget forecast over for {month:%B %Y}"
+        body = f"The forecast to month end passes ${budget.monthly_amount:,.2f}."
+    return Event(
+        kind=kind,
+        key=f"{kind}:{budget.pk}:{month.isoformat()}",
+        title=title,
+        body=body,
+        url=use_case.get_absolute_url() if use_case else reverse("portfolio:overview"),
+        use_case_id=budget.use_case_id,
+        team_id=budget.team_id or (use_case.team_id if use_case else None),
+        user_ids=(use_case.owner_id,) if use_case else (),
+        roles=("platform", "procurement"),
+        context={"budget": budget.pk, "month": month.isoformat()},
+    )

@@ -1,7 +1,9 @@
 """Every email the review process sends is built here, and sent after commit.
 
 Submissions go to the board, decisions and requested changes to the owner, and
-mentions to the people mentioned who may read the comment.
+mentions to the people mentioned who may read the comment. The same moments are
+emitted as events (`apps.core.events`), which `notify` turns into inbox items
+and deliveries to the subscribed channels.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from apps.accounts.models import User
+from apps.core.events import Event, EventKind, emit
 from apps.usecases.models import Transition, UseCase
 
 from .models import INTERNAL_READERS, Comment, Decision
@@ -157,11 +160,73 @@ def send_mention_notices(*, comment_id: int) -> int:
     comment = Comment.objects.select_related("use_case__owner", "author").get(
         pk=comment_id
     )
+    event = mention_event(comment)
+    if event is not None:
+        emit(event)
     return send(build_mention_messages(comment))
+
+
+def transition_event(transition: Transition) -> Event | None:
+    """The event a move makes: submitted (to the board), or a verdict (to the owner)."""
+    use_case = transition.use_case
+    to = transition.to_status
+    common: dict[str, Any] = {
+        "key": f"transition:{transition.pk}",
+        "body": transition.comment,
+        "use_case_id": use_case.pk,
+        "team_id": use_case.team_id,
+        "actor_id": transition.actor_id,
+        "context": {"from_status": transition.from_status, "to_status": to},
+    }
+    if to == S.SUBMITTED:
+        return Event(
+            kind=EventKind.USE_CASE_SUBMITTED,
+            title=f"Submitted for review: {use_case.title}",
+            url=reverse("reviews:review", args=[use_case.pk]),
+            roles=("board",),
+            **common,
+        )
+    if to in OWNER_NOTICES:
+        return Event(
+            kind=EventKind.CHANGES_REQUESTED
+            if to == S.CHANGES_REQUESTED
+            else EventKind.DECIDED,
+            title=f"{OWNER_NOTICES[to]}: {use_case.title}",
+            url=use_case.get_absolute_url(),
+            user_ids=(use_case.owner_id,),
+            **common,
+        )
+    return None
+
+
+def mention_event(comment: Comment) -> Event | None:
+    """The mentioned people who may read the comment; an internal note's words
+    stay out of the event, which channels may carry further."""
+    people = User.objects.filter(
+        username__in=comment.mentioned_usernames(), is_active=True
+    ).exclude(pk=comment.author_id)
+    user_ids = tuple(person.pk for person in people if may_read(comment, person))
+    if not user_ids:
+        return None
+    use_case = comment.use_case
+    return Event(
+        kind=EventKind.MENTIONED,
+        key=f"comment:{comment.pk}",
+        title=f"{_name(comment.author)} mentioned you: {use_case.title}",
+        body="(an internal note)" if comment.internal else comment.body,
+        url=use_case.get_absolute_url(),
+        use_case_id=use_case.pk,
+        team_id=use_case.team_id,
+        actor_id=comment.author_id,
+        user_ids=user_ids,
+    )
 
 
 def on_use_case_transitioned(
     sender: Any, *, transition: Transition, **kwargs: Any
 ) -> None:
-    """Receiver of `use_case_transitioned`: mail once the move is committed."""
+    """Receiver of `use_case_transitioned`: mail and emit once the move is committed."""
     transaction.on_commit(partial(send_transition_notices, transition_id=transition.pk))
+    event = transition_event(transition)
+    if event is not None:
+        emit(event)

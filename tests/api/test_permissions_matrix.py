@@ -79,6 +79,12 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/playground/test-sets/"): EVERYONE,
     ("GET", "/api/v1/playground/test-set-runs/"): EVERYONE,
     ("GET", "/api/v1/ping/"): EVERYONE,
+    # Everyone reads and marks their own inbox; platform manages the channels.
+    ("GET", "/api/v1/notifications/"): EVERYONE,
+    ("POST", "/api/v1/notifications/read-all/"): EVERYONE,
+    ("GET", "/api/v1/notifications/subscriptions/"): frozenset({"platform"}),
+    ("POST", "/api/v1/notifications/subscriptions/"): frozenset({"platform"}),
+    ("GET", "/api/v1/notifications/deliveries/"): frozenset({"platform"}),
 }
 # Bodies that pass validation, so the answer is about the role, not the input.
 BODIES: dict[tuple[str, str], dict] = {

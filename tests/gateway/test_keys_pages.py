@@ -94,13 +94,13 @@ class TestPanel:
         issue_gateway_key(use_case=approved, name="one", by=alice)
         client.force_login(alice)
         # Session, user, roles, the use-case, the keys (issuer and revoker
-        # joined), the user's team in the header.
-        with django_assert_num_queries(6):
+        # joined), the user's team and unread notifications in the header.
+        with django_assert_num_queries(7):
             client.get(panel_url(approved))
         for n in range(5):
             key, _ = issue_gateway_key(use_case=approved, name=f"more {n}", by=dave)
         revoke_gateway_key(key=key, by=dave)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             response = client.get(panel_url(approved))
         assert response.content.decode().count("<code>pgw_") == 6
 

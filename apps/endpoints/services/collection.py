@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.core import crypto
+from apps.core.events import Event, EventKind, emit
 from apps.core.http import make_client
 from apps.endpoints.collectors import (
     CollectorError,
@@ -37,7 +38,7 @@ from apps.endpoints.collectors import (
     UnknownKind,
     get_collector,
 )
-from apps.endpoints.models import PollEvent, ServingEndpoint
+from apps.endpoints.models import FAILING_AFTER, PollEvent, ServingEndpoint
 from apps.endpoints.services.storage import store_batch, writing
 
 logger = logging.getLogger(__name__)
@@ -371,7 +372,22 @@ def record_failure(fetched: Fetched) -> bool:
             message=fetched.message,
             duration_ms=fetched.duration_ms,
         )
+        if endpoint.consecutive_failures == FAILING_AFTER:  # once per failing run
+            emit(endpoint_failing_event(endpoint, since=fetched.now))
     return True
+
+
+def endpoint_failing_event(endpoint: ServingEndpoint, *, since: datetime) -> Event:
+    return Event(
+        kind=EventKind.ENDPOINT_FAILING,
+        key=f"endpoint_failing:{endpoint.pk}:{since.isoformat()}",
+        title=f"Endpoint {endpoint.name} is failing",
+        body=f"{endpoint.consecutive_failures} polls in a row failed; the last: "
+        f"{endpoint.last_error}",
+        url=endpoint.get_absolute_url(),
+        roles=("platform",),
+        context={"endpoint": endpoint.pk, "kind": endpoint.kind},
+    )
 
 
 def release_claim(*, endpoint_id: int, claim: str, message: str) -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.core.events import Event, EventKind, emit
 from apps.endpoints.models import DailyUsage, DriftFlag
 from apps.framework.models import Assessment, Policy
 from apps.usecases.models import AuditEvent, UseCase
@@ -143,6 +144,24 @@ def _flag_if_crossed(
             },
         )
         transaction.on_commit(lambda: _notify_drift(use_case, reason))
+        emit(
+            Event(
+                kind=EventKind.DRIFT_FLAGGED,
+                key=f"drift:{flag.pk}",
+                title=f"Re-assess {use_case.title}: live volume crossed a threshold",
+                body=reason,
+                url=use_case.get_absolute_url(),
+                use_case_id=use_case.pk,
+                team_id=use_case.team_id,
+                user_ids=(use_case.owner_id,),
+                roles=("board",),
+                context={
+                    "actual_requests_per_day": round(actual, 1),
+                    "threshold": crossed,
+                    "basis": threshold.basis,
+                },
+            )
+        )
     return flag
 
 
