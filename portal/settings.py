@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.catalogue",
     "apps.usecases",
     "apps.framework",
+    "apps.risk",
     "apps.reviews",
     "apps.endpoints",
     "apps.portfolio",
