@@ -59,6 +59,7 @@ class Budget(models.Model):
         validators=[MinValueValidator(0)],
         help_text="USD a month.",
     )
+
     class Enforcement(models.TextChoices):
         SOFT = "soft", "Soft: warn"
         HARD = "hard", "Hard: refuse gateway requests"

@@ -172,9 +172,9 @@ def submission_round(use_case: UseCase) -> int:
 class ApprovalStage(models.Model):
     """One approval the policy requires before the board may decide, e.g. privacy.
 
-    `approver_ids` is who may decide, fixed when the stage opens (the named people
-    and the members of the named roles then); with mode `all` every one of them
-    must approve, with `any` one approval is enough. Any rejection rejects.
+    Named people and members of `roles` may decide. `approver_ids` fixes who they
+    were when the stage opened: with mode `all` every one of them must approve,
+    with `any` one approval is enough. Any rejection rejects.
     """
 
     class Kind(models.TextChoices):
@@ -217,11 +217,14 @@ class ApprovalStage(models.Model):
         return f"{self.get_kind_display()} ({self.get_status_display().lower()})"
 
     def may_decide(self, user: User) -> bool:
+        """Named people and present members of the stage's roles (a superuser too)."""
         if not user.is_active:
             return False
-        if user.is_superuser and self.mode == self.Mode.ANY:
-            return True
-        return user.pk in self.approver_ids
+        return (
+            user.is_superuser
+            or user.pk in self.approver_ids
+            or user.has_role(*self.roles)
+        )
 
     def approvers(self) -> list[Any]:
         return list(
@@ -243,7 +246,12 @@ class ApprovalStage(models.Model):
         }
         if self.mode == self.Mode.ANY and approved:
             return StageStatus.APPROVED
-        if self.mode == self.Mode.ALL and set(self.approver_ids) <= approved:
+        # "all": everyone fixed when the stage opened (and at least one).
+        if (
+            self.mode == self.Mode.ALL
+            and approved
+            and set(self.approver_ids) <= approved
+        ):
             return StageStatus.APPROVED
         return StageStatus.PENDING
 
