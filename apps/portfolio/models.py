@@ -59,7 +59,6 @@ class Budget(models.Model):
         validators=[MinValueValidator(0)],
         help_text="USD a month.",
     )
-
     class Enforcement(models.TextChoices):
         SOFT = "soft", "Soft: warn"
         HARD = "hard", "Hard: refuse gateway requests"
