@@ -20,4 +20,5 @@ class ReviewsConfig(AppConfig):
         )
         register_panel(Panel("Board review", "reviews:thread", order=60))
         register_panel(Panel("Routes", "reviews:routes", order=65))
+        register_panel(Panel("Conditions and incidents", "reviews:tasks", order=62))
         register_panel(Panel("Audit trail", "reviews:timeline", order=90))

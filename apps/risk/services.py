@@ -35,6 +35,10 @@ UNDER_REVIEW = (S.SUBMITTED, S.IN_REVIEW)
 EVIDENCE_STAGES = ("privacy", "data_sovereignty")
 
 
+# Marks an argument the caller did not read (None means "read, and there is none").
+_UNREAD: Any = object()
+
+
 class StageForbidden(PermissionError):
     """The user is not among the stage's approvers."""
 
@@ -131,10 +135,13 @@ def record_risk_assessment(
     return assessment
 
 
-def required_stages(use_case: UseCase) -> tuple[rules.StageNeed, ...]:
+def required_stages(
+    use_case: UseCase, *, latest: RiskAssessment | None = _UNREAD
+) -> tuple[rules.StageNeed, ...]:
     """What the policy requires now, from the profile and the latest answers."""
     _, policy = current_policy()
-    latest = RiskAssessment.objects.latest_for(use_case)
+    if latest is _UNREAD:
+        latest = RiskAssessment.objects.latest_for(use_case)
     return rules.required_stages(
         profile_for(use_case),
         eu_tier=latest.eu_ai_act_tier if latest else "",
@@ -259,34 +266,41 @@ def decide_stage(
     return decision
 
 
-def approval_blockers(use_case: UseCase) -> list[str]:
+def approval_blockers(
+    use_case: UseCase,
+    *,
+    latest: RiskAssessment | None = _UNREAD,
+    stages: list[ApprovalStage] | None = None,
+) -> list[str]:
     """Why the board may not approve now ([] when it may).
 
     A prohibited practice is never approvable; every stage the policy requires
     must have approved; Indigenous or personal data needs a risk assessment
     holding its evidence first.
     """
-    latest = RiskAssessment.objects.latest_for(use_case)
+    if latest is _UNREAD:
+        latest = RiskAssessment.objects.latest_for(use_case)
     if latest is not None and latest.eu_ai_act_tier == rules.EU_TIERS[0]:
         return [
             "The risk assessment found a practice prohibited by the EU AI Act "
             "(Art. 5): it cannot be approved by anyone."
         ]
-    needs = required_stages(use_case)
+    needs = required_stages(use_case, latest=latest)
     problems = []
     if latest is None and any(n.stage in EVIDENCE_STAGES for n in needs):
         problems.append(
             "The data profile needs a risk assessment with its evidence (privacy "
             "impact assessment, Te Mana Raraunga answers) before approval."
         )
-    stages = {
-        s.kind: s
-        for s in ApprovalStage.objects.filter(
-            use_case=use_case, round=submission_round(use_case)
+    if stages is None:
+        stages = list(
+            ApprovalStage.objects.filter(
+                use_case=use_case, round=submission_round(use_case)
+            )
         )
-    }
+    by_kind = {s.kind: s for s in stages}
     for need in needs:
-        stage = stages.get(need.stage)
+        stage = by_kind.get(need.stage)
         label = ApprovalStage.Kind(need.stage).label
         if stage is None:
             problems.append(f"The {label} stage has not been opened ({need.reason})")
@@ -295,3 +309,66 @@ def approval_blockers(use_case: UseCase) -> list[str]:
                 f"The {label} stage is {stage.get_status_display().lower()}."
             )
     return problems
+
+
+def register_entries(use_cases: Any) -> list[dict[str, Any]]:
+    """Public algorithm-register rows for the given use-cases that must publish
+    (their latest risk assessment says so) and are approved or live."""
+    in_use = use_cases.filter(status__in=(S.APPROVED, S.LIVE)).select_related(
+        "team", "owner"
+    )
+    latest: dict[int, RiskAssessment] = {}
+    for assessment in RiskAssessment.objects.filter(use_case__in=in_use).order_by(
+        "number"
+    ):
+        latest[assessment.use_case_id] = assessment
+    rows = []
+    for use_case in in_use.order_by("pk"):
+        assessment = latest.get(use_case.pk)
+        if assessment is None or not assessment.must_publish:
+            continue
+        answers = assessment.answers
+        rows.append(
+            {
+                "use_case_id": use_case.pk,
+                "name": use_case.title,
+                "agency_team": use_case.team.name,
+                "purpose": use_case.description,
+                "charter_risk": assessment.charter_risk,
+                "eu_ai_act_tier": assessment.eu_ai_act_tier,
+                "data_used": ", ".join(use_case.special_category_labels())
+                or use_case.get_data_classification_display(),
+                "human_oversight": answers.get("monitoring_plan", ""),
+                "contact": use_case.owner.email or use_case.owner.username,
+                "last_assessed": assessment.created_at.date().isoformat(),
+            }
+        )
+    return rows
+
+
+def evidence_rows(use_case: UseCase) -> list[dict[str, Any]]:
+    """The ISO/IEC 42001 Annex A evidence list of the latest risk assessment,
+    plus the approval stages' evidence, for auditors."""
+    latest = RiskAssessment.objects.latest_for(use_case)
+    rows = [
+        {
+            "control": item["control"],
+            "item": item["item"],
+            "evidence": item["evidence"],
+            "satisfied": item["satisfied"],
+        }
+        for item in (latest.result.get("evidence", []) if latest else [])
+    ]
+    for decision in StageDecision.objects.filter(
+        stage__use_case=use_case, outcome=StageDecision.Outcome.APPROVED
+    ).select_related("stage", "decided_by"):
+        rows.append(
+            {
+                "control": "A.3",  # roles and responsibilities: who approved
+                "item": f"{decision.stage.get_kind_display()} stage approved by "
+                f"{decision.decided_by.username}",
+                "evidence": decision.evidence or decision.reason,
+                "satisfied": True,
+            }
+        )
+    return rows

@@ -4,5 +4,9 @@ from . import views
 
 app_name = "risk"
 urlpatterns = [
+    path("register/", views.register, name="register"),
+    path("stages/<int:stage_pk>/decide/", views.decide_stage, name="decide_stage"),
     path("<int:pk>/", views.panel, name="panel"),
+    path("<int:pk>/assessment/", views.assessment, name="assessment"),
+    path("<int:pk>/evidence.csv", views.evidence, name="evidence"),
 ]
