@@ -246,3 +246,29 @@ def go_live_guard(use_case: UseCase, to_status: str) -> None:
             + "; ".join(blocking)
             + "."
         )
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Overdue conditions and open incidents among the use-cases a user sees."""
+
+    overdue: list[Condition]
+    incidents: list[Any]
+
+
+def attention_for(user: User, *, limit: int = 50) -> Attention:
+    """For the portfolio: two queries, whatever the number of use-cases."""
+    from .models import Incident
+
+    visible = UseCase.objects.visible_to(user)
+    return Attention(
+        overdue=list(
+            Condition.objects.overdue()
+            .filter(use_case__in=visible)
+            .for_list()
+            .order_by("due_date", "pk")[:limit]
+        ),
+        incidents=list(
+            Incident.objects.open().filter(use_case__in=visible).for_list()[:limit]
+        ),
+    )

@@ -180,3 +180,15 @@ def act(request: HttpRequest, incident_pk: int) -> HttpResponse:
         use_case, request.user, bound={f"incident-{incident.pk}": form}
     )
     return render(request, TEMPLATE, context, status=400)
+
+
+@login_required
+@require_GET
+def attention(request: HttpRequest) -> HttpResponse:
+    """Overdue conditions and open incidents (a section of the portfolio)."""
+    template = "reviews/review_attention.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#attention"
+    return render(
+        request, template, {"governance": conditions.attention_for(request.user)}
+    )

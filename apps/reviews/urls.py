@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/comments/", views.thread, name="thread"),
     path("<int:pk>/timeline/", views.timeline, name="timeline"),
     path("<int:pk>/routes/", views.routes, name="routes"),
+    path("attention/", task_views.attention, name="attention"),
     path("<int:pk>/tasks/", task_views.panel, name="tasks"),
     path("<int:pk>/incidents/", task_views.report, name="report_incident"),
     path(

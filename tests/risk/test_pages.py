@@ -251,3 +251,52 @@ def test_the_owner_marks_a_condition_done_on_the_page(client, alice, bob):
     assert client.post(url, {"status": "done", "evidence": "RT-1"}).status_code == 302
     condition.refresh_from_db()
     assert condition.status == "done"
+
+
+@pytest.mark.django_db
+def test_overdue_conditions_and_open_incidents_show_for_the_portfolio(
+    client, alice, bob, carol, dave
+):
+    import datetime
+
+    from apps.reviews import conditions
+    from apps.reviews import services as review_services
+    from apps.reviews.incidents import report_incident
+    from apps.usecases.services import submit_use_case
+    from tests.factories import UseCaseFactory
+
+    use_case = UseCaseFactory(
+        owner=alice, requests_per_day=500, data_classification="confidential"
+    )
+    submit_use_case(use_case=use_case, by=alice)
+    [security] = ApprovalStage.objects.filter(use_case=use_case)
+    assert (security.kind, security.approvers()) == ("security", [dave])
+    services.decide_stage(stage=security, by=dave, outcome="approved")
+    review_services.decide_use_case(
+        use_case=use_case,
+        by=bob,
+        outcome="approved",
+        pattern="proprietary_api",
+        overrule_reason="Test.",
+        conditions=["Bias audit | 2026-11-01"],
+    )
+    conditions.mark_overdue_conditions(today=datetime.date(2026, 12, 1))
+    report_incident(
+        use_case=use_case,
+        by=alice,
+        kind="outage",
+        severity="critical",
+        title="Down all morning",
+        description="Timeouts.",
+    )
+    client.force_login(bob)
+    page = client.get(reverse("reviews:attention")).content.decode()
+    assert "Bias audit" in page
+    assert "Down all morning" in page
+    queue = client.get(reverse("reviews:queue")).content.decode()
+    assert 'id="overdue-conditions"' in queue
+    # Carol (another team) does not see Alice's confidential use-case at all.
+    client.force_login(carol)
+    page = client.get(reverse("reviews:attention")).content.decode()
+    assert "Bias audit" not in page
+    assert "Down all morning" not in page
