@@ -360,6 +360,9 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "apps.usecases.models.TaskType",
         "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
         "PatternEnum": "apps.reviews.models.Pattern",
+        "EuAiActTierEnum": "apps.risk.models.EuTier",
+        "CharterRiskEnum": "apps.risk.rules.CHARTER_RISKS",
+        "HostingEnum": "apps.risk.rules.HOSTING",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [

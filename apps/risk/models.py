@@ -103,7 +103,11 @@ class RiskAssessment(AppendOnlyModel):
     answers = models.JSONField()
     result = models.JSONField()
     eu_ai_act_tier = models.CharField(max_length=12, choices=EuTier.choices)
-    charter_risk = models.CharField(max_length=10, choices=CharterRisk.choices)
+    # Choices without labels: the same set as the Charter's impact levels, so the
+    # API schema names it once (CharterRiskEnum).
+    charter_risk = models.CharField(
+        max_length=10, choices=[(v, v) for v in rules.CHARTER_RISKS]
+    )
     pia_required = models.BooleanField()
     policy_version = models.ForeignKey(
         RiskPolicyVersion, on_delete=models.PROTECT, related_name="assessments"
