@@ -372,3 +372,27 @@ def evidence_rows(use_case: UseCase) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def may_edit_policy(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.has_role("platform"))
+
+
+def save_risk_policy(
+    *, data: dict[str, Any], by: User, note: str = ""
+) -> RiskPolicyVersion:
+    """A new version of the risk policy; raises ValidationError on `data` for a
+    setting the rules refuse, PermissionError for anyone but platform."""
+    if not may_edit_policy(by):
+        raise PermissionError("Platform maintains the risk policy.")
+    try:
+        normalised = rules.RiskPolicy.from_dict(data).as_dict()
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValidationError({"data": [str(exc)]}) from exc
+    with transaction.atomic():
+        current = RiskPolicyVersion.objects.current()
+        if normalised == current.data:
+            raise ValidationError({"data": ["This is the policy in force already."]})
+        return RiskPolicyVersion.objects.create(
+            number=current.number + 1, data=normalised, note=note[:300], created_by=by
+        )

@@ -7,6 +7,7 @@ import csv
 import json
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +25,7 @@ from .models import (
     ApprovalStage,
     RiskAssessment,
     RiskDraft,
+    RiskPolicyVersion,
     StageDecision,
     submission_round,
 )
@@ -226,3 +228,54 @@ def _csv(
             }
         )
     return response
+
+
+class PolicyForm(forms.Form):
+    data = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}),
+        label="Risk policy (JSON)",
+        help_text="Charter matrix, register_risks, categories, finance threshold, "
+        "stage_rules (roles, users, mode any|all) and review intervals per EU tier.",
+    )
+    note = forms.CharField(max_length=300, required=False, label="What changed and why")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy(request: HttpRequest) -> HttpResponse:
+    """The risk policy in force and its versions; platform saves a new version."""
+    if not (request.user.reads_everything):
+        raise PermissionDenied(
+            "The risk policy is for platform, the board and auditors."
+        )
+    current = RiskPolicyVersion.objects.current()
+    may_edit = services.may_edit_policy(request.user)
+    status = 200
+    form = PolicyForm(initial={"data": current.data})
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Platform maintains the risk policy.")
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.save_risk_policy(
+                    data=form.cleaned_data["data"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error("data", exc.message_dict["data"])
+            else:
+                messages.success(request, f"Risk policy v{saved.number} saved.")
+                return redirect("risk:policy")
+        status = 400
+    return render(
+        request,
+        "risk/riskpolicy_form.html",
+        {
+            "current": current,
+            "versions": RiskPolicyVersion.objects.select_related("created_by")[:20],
+            "form": form if may_edit else None,
+        },
+        status=status,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -300,3 +301,38 @@ def test_overdue_conditions_and_open_incidents_show_for_the_portfolio(
     page = client.get(reverse("reviews:attention")).content.decode()
     assert "Bias audit" not in page
     assert "Down all morning" not in page
+
+
+@pytest.mark.django_db
+def test_platform_saves_a_new_risk_policy_version_and_a_bad_one_is_refused(
+    client, dave, bob, alice, sensitive
+):
+    from apps.risk.models import RiskPolicyVersion
+    from apps.risk.rules import RiskPolicy
+
+    url = reverse("risk:policy")
+    data = RiskPolicy().as_dict()
+    data["charter_matrix"]["improbable"]["high"] = "banana"
+    client.force_login(dave)
+    refused = client.post(url, {"data": json.dumps(data), "note": "Bad"})
+    assert refused.status_code == 400
+    assert "improbable, high" in str(refused.context["form"].errors["data"])
+    assert RiskPolicyVersion.objects.count() == 1  # the default, made on reading
+    data["charter_matrix"]["improbable"]["high"] = "high"
+    data["stage_rules"]["privacy"] = {"roles": [], "users": ["alice"], "mode": "all"}
+    assert (
+        client.post(url, {"data": json.dumps(data), "note": "Stricter"}).status_code
+        == 302
+    )
+    assert RiskPolicyVersion.objects.current().number == 2
+    # The new rules apply to the next assessment.
+    client.force_login(alice)
+    client.post(
+        reverse("risk:assessment", args=[sensitive.pk]),
+        form_data(charter_likelihood="improbable", charter_impact="high"),
+    )
+    assert RiskAssessment.objects.get().charter_risk == "high"
+    client.force_login(bob)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"data": "{}"}).status_code == 403
+    assert RiskPolicyVersion.objects.count() == 2
