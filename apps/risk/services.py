@@ -292,6 +292,19 @@ def approval_blockers(
             "The data profile needs a risk assessment with its evidence (privacy "
             "impact assessment, Te Mana Raraunga answers) before approval."
         )
+    elif latest is not None:
+        # The profile may have changed since: the answers must still hold.
+        _, policy = current_policy()
+        missing = rules.validate(
+            rules.Answers.from_dict(latest.answers),
+            profile_for(use_case),
+            policy=policy,
+        )
+        if missing:
+            problems.append(
+                "The risk assessment no longer fits the data profile: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(missing.items()))
+            )
     if stages is None:
         stages = list(
             ApprovalStage.objects.filter(

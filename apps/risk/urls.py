@@ -9,5 +9,6 @@ urlpatterns = [
     path("stages/<int:stage_pk>/decide/", views.decide_stage, name="decide_stage"),
     path("<int:pk>/", views.panel, name="panel"),
     path("<int:pk>/assessment/", views.assessment, name="assessment"),
+    path("<int:pk>/open-stages/", views.open_missing_stages, name="open_stages"),
     path("<int:pk>/evidence.csv", views.evidence, name="evidence"),
 ]

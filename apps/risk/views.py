@@ -74,15 +74,21 @@ def risk_context(
                 "form": stage_forms.get(stage.pk, StageDecisionForm()) if may else None,
             }
         )
+    blockers = (
+        services.approval_blockers(use_case, latest=latest, stages=stages)
+        if under_review
+        else []
+    )
     return {
         "use_case": use_case,
         "risk": latest,
         "has_draft": RiskDraft.objects.filter(use_case=use_case).exists(),
         "may_edit_risk": services.may_edit_risk(use_case, user),
         "stage_rows": rows,
-        "blockers": services.approval_blockers(use_case, latest=latest, stages=stages)
-        if under_review
-        else [],
+        "blockers": blockers,
+        "may_open_stages": under_review
+        and any("has not been opened" in b for b in blockers)
+        and (user.has_role("board") or user.is_superuser),
     }
 
 
@@ -174,6 +180,20 @@ def decide_stage(request: HttpRequest, stage_pk: int) -> HttpResponse:
         risk_context(use_case, request.user, stage_forms={stage.pk: form}),
         status=400,
     )
+
+
+@login_required
+@require_POST
+def open_missing_stages(request: HttpRequest, pk: int) -> HttpResponse:
+    """The board opens stages the policy now requires (e.g. after a re-estimate of
+    the cost put it above the finance threshold)."""
+    use_case = get_use_case_for(request.user, pk)
+    if not (request.user.has_role("board") or request.user.is_superuser):
+        raise PermissionDenied("The board opens approval stages.")
+    if use_case.status in services.UNDER_REVIEW:
+        services.open_stages(use_case=use_case)
+        messages.success(request, "The required approval stages are open.")
+    return redirect(use_case)
 
 
 @login_required

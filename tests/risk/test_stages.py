@@ -209,3 +209,36 @@ def test_a_new_answer_is_a_new_version(submitted, alice):
     assert (second.number, second.eu_ai_act_tier) == (2, "high")
     # EU high-risk adds the legal stage to the open review.
     assert kinds(submitted) == ["data_sovereignty", "legal", "privacy"]
+
+
+@pytest.mark.django_db
+def test_answers_that_no_longer_fit_the_profile_block_approval(submitted, alice, bob):
+    """A risk assessment made before Indigenous data was declared lacks its answers."""
+    plain = UseCaseFactory(owner=alice, requests_per_day=500)
+    services.record_risk_assessment(
+        use_case=plain,
+        by=alice,
+        answers={"charter_likelihood": "improbable", "charter_impact": "low"},
+    )
+    plain.special_categories = ["indigenous"]
+    plain.save()
+    submit_use_case(use_case=plain, by=alice)
+    stage = ApprovalStage.objects.get(use_case=plain)
+    services.decide_stage(stage=stage, by=bob, outcome="approved")
+    with pytest.raises(ValidationError, match="no longer fits the data profile"):
+        approve(plain, bob)
+    assert not Decision.objects.filter(use_case=plain).exists()
+
+
+@pytest.mark.django_db
+def test_the_board_opens_a_stage_the_policy_requires_later(client, submitted, bob):
+    ApprovalStage.objects.filter(use_case=submitted, kind="privacy").delete()
+    blockers = services.approval_blockers(submitted)
+    assert (
+        "The Privacy stage has not been opened (Personal or health information.)"
+        in blockers
+    )
+    client.force_login(bob)
+    response = client.post(f"/risk/{submitted.pk}/open-stages/")
+    assert response.status_code == 302
+    assert kinds(submitted) == ["data_sovereignty", "privacy"]
