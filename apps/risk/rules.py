@@ -152,7 +152,8 @@ class RiskPolicy:
     personal_categories: tuple[str, ...] = ("personal", "health")
     health_categories: tuple[str, ...] = ("health",)
     indigenous_categories: tuple[str, ...] = ("indigenous",)
-    security_classifications: tuple[str, ...] = ("confidential", "restricted")
+    # Restricted data needs the security stage; platform can add "confidential".
+    security_classifications: tuple[str, ...] = ("restricted",)
     finance_threshold_monthly: float = 10_000.0
     stage_rules: dict[str, StageRule] = field(default_factory=_default_stage_rules)
     # Months between periodic reviews, per EU tier (0: never approved, no review).

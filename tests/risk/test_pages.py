@@ -267,7 +267,7 @@ def test_overdue_conditions_and_open_incidents_show_for_the_portfolio(
     from tests.factories import UseCaseFactory
 
     use_case = UseCaseFactory(
-        owner=alice, requests_per_day=500, data_classification="confidential"
+        owner=alice, requests_per_day=500, data_classification="restricted"
     )
     submit_use_case(use_case=use_case, by=alice)
     [security] = ApprovalStage.objects.filter(use_case=use_case)
