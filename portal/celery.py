@@ -24,6 +24,14 @@ app.conf.beat_schedule = {
         "task": "apps.endpoints.tasks.prune_usage_samples",
         "schedule": 86400.0,
     },
+    "mark-overdue-conditions": {
+        "task": "apps.reviews.tasks.mark_overdue_conditions",
+        "schedule": 3600.0,
+    },
+    "announce-reviews-due": {
+        "task": "apps.reviews.tasks.announce_reviews_due",
+        "schedule": 86400.0,
+    },
     "record-budget-alerts": {
         "task": "apps.portfolio.tasks.record_budget_alerts",
         "schedule": 3600.0,

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.catalogue",
     "apps.usecases",
     "apps.framework",
+    "apps.risk",
     "apps.reviews",
     "apps.endpoints",
     "apps.notify",
@@ -390,6 +391,9 @@ SPECTACULAR_SETTINGS = {
         "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
         "PatternEnum": "apps.reviews.models.Pattern",
         "EventKindEnum": "apps.core.events.EventKind",
+        "EuAiActTierEnum": "apps.risk.models.EuTier",
+        "CharterRiskEnum": "apps.risk.rules.CHARTER_RISKS",
+        "HostingEnum": "apps.risk.rules.HOSTING",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [

@@ -33,6 +33,7 @@ urlpatterns = [
     path("use-cases/<int:pk>/gateway/", include("apps.gateway.page_urls")),
     path("framework/", include("apps.framework.urls")),
     path("catalogue/", include("apps.catalogue.urls")),
+    path("risk/", include("apps.risk.urls")),
     path("reviews/", include("apps.reviews.urls")),
     path("endpoints/", include("apps.endpoints.urls")),
     path("notifications/", include("apps.notify.urls")),

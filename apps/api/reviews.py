@@ -97,7 +97,16 @@ class DecisionInputSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=200), required=False, default=list
     )
     conditions = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list
+        child=serializers.CharField(max_length=500),
+        required=False,
+        default=list,
+        help_text="One text each, optionally followed by `| YYYY-MM-DD` (due "
+        "date), `| before go-live` and `| @username` (owner; default the "
+        "use-case's owner). Each becomes a tracked task "
+        "(`use-cases/{id}/conditions/`). An approval needs every approval stage "
+        "the risk policy requires to have approved (`use-cases/{id}/stages/`), and "
+        "a practice prohibited by the EU AI Act is never approved: a 400 on "
+        "`outcome`.",
     )
     comment = serializers.CharField(
         required=False,

@@ -16,6 +16,7 @@ from . import (
     playground,
     portfolio,
     reviews,
+    risk,
     usecases,
 )
 
@@ -98,6 +99,42 @@ urlpatterns = [
         reviews.TimelineView.as_view(),
         name="use-case-timeline",
     ),
+    path(
+        "v1/use-cases/<int:pk>/risk-assessment/",
+        risk.RiskAssessmentView.as_view(),
+        name="use-case-risk-assessment",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/stages/",
+        risk.StageListView.as_view(),
+        name="use-case-stages",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/stages/<int:stage_id>/decide/",
+        risk.StageDecideView.as_view(),
+        name="use-case-stage-decide",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/conditions/",
+        risk.ConditionListView.as_view(),
+        name="use-case-conditions",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/conditions/<int:condition_id>/resolve/",
+        risk.ConditionResolveView.as_view(),
+        name="use-case-condition-resolve",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/incidents/",
+        risk.IncidentListView.as_view(),
+        name="use-case-incidents",
+    ),
+    path(
+        "v1/use-cases/<int:pk>/incidents/<int:incident_id>/actions/",
+        risk.IncidentActionView.as_view(),
+        name="use-case-incident-actions",
+    ),
+    path("v1/risk/register/", risk.RegisterView.as_view(), name="risk-register"),
     path("v1/ping/", ping.ping, name="ping"),
     path(
         "v1/portfolio/summary/",

@@ -6,14 +6,19 @@ class ReviewsConfig(AppConfig):
     label = "reviews"
 
     def ready(self) -> None:
+        from apps.usecases.lifecycle import register_guard
         from apps.usecases.panels import Panel, register_panel
         from apps.usecases.signals import use_case_transitioned
 
+        from .conditions import go_live_guard
         from .notifications import on_use_case_transitioned
+
+        register_guard("reviews.conditions_before_go_live", go_live_guard)
 
         use_case_transitioned.connect(
             on_use_case_transitioned, dispatch_uid="reviews.notify_transition"
         )
         register_panel(Panel("Board review", "reviews:thread", order=60))
         register_panel(Panel("Routes", "reviews:routes", order=65))
+        register_panel(Panel("Conditions and incidents", "reviews:tasks", order=62))
         register_panel(Panel("Audit trail", "reviews:timeline", order=90))

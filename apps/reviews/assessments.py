@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from apps.catalogue.models import CatalogModel
 from apps.framework.diff import AssessmentDiff, diff_assessments
 from apps.framework.models import Assessment, with_latest_assessment
+from apps.risk.models import ApprovalStage, StageStatus
 from apps.usecases.models import UseCase
 
 
@@ -30,8 +32,22 @@ class ReviewAssessment:
 
 
 def annotate_queue(queryset: QuerySet[UseCase]) -> QuerySet[UseCase]:
-    """Adds `latest_outcome` and `latest_monthly_cost` (subqueries, no extra query)."""
-    return with_latest_assessment(queryset)
+    """Adds `latest_outcome`, `latest_monthly_cost` and `open_stages` (the
+    approval stages not yet approved; subqueries, no extra query)."""
+    pending = (
+        # Stages of the present submission: opened when it was submitted.
+        ApprovalStage.objects.filter(
+            use_case=OuterRef("pk"), created_at__gte=OuterRef("submitted_at")
+        )
+        .exclude(status=StageStatus.APPROVED)
+        .order_by()
+        .values("use_case")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return with_latest_assessment(queryset).annotate(
+        open_stages=Coalesce(Subquery(pending), 0)
+    )
 
 
 def recommended_pattern(use_case: UseCase) -> str:

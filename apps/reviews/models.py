@@ -170,3 +170,152 @@ class Comment(AppendOnlyModel):
 
     def mentioned_usernames(self) -> list[str]:
         return sorted({m.rstrip(".") for m in MENTION.findall(self.body)})
+
+
+class ConditionQuerySet(models.QuerySet["Condition"]):
+    def unresolved(self) -> ConditionQuerySet:
+        return self.filter(status__in=Condition.UNRESOLVED)
+
+    def overdue(self) -> ConditionQuerySet:
+        return self.filter(status=Condition.Status.OVERDUE)
+
+    def for_list(self) -> ConditionQuerySet:
+        return self.select_related("owner", "use_case")
+
+
+class Condition(models.Model):
+    """One condition of an approval, tracked as a task: owner, due date, evidence.
+
+    `Decision.conditions` keeps the texts (the API field is unchanged); these rows
+    are their tasks. A "before go-live" condition that is not done or waived keeps
+    the use-case from going live. The periodic task marks late ones `overdue`
+    once, and `overdue_notified_at` makes the notice a one-off.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        WAIVED = "waived", "Waived"
+        OVERDUE = "overdue", "Overdue"
+
+    UNRESOLVED = (Status.OPEN, Status.OVERDUE)
+
+    use_case = models.ForeignKey(
+        UseCase, on_delete=models.PROTECT, related_name="condition_tasks"
+    )
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="condition_tasks"
+    )
+    text = models.CharField(max_length=500)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conditions"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    before_go_live = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    evidence = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConditionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status in self.UNRESOLVED
+
+
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    def open(self) -> IncidentQuerySet:
+        return self.filter(status=Incident.Status.OPEN)
+
+    def for_list(self) -> IncidentQuerySet:
+        return self.select_related("reported_by", "use_case")
+
+
+class Incident(models.Model):
+    """Something that went wrong with a use-case in use, reported by anyone who
+    can see it; actions are appended and a resolution closes it."""
+
+    class Kind(models.TextChoices):
+        HARMFUL_OUTPUT = "harmful_output", "Harmful output"
+        DATA_LEAK = "data_leak", "Data leak"
+        OUTAGE = "outage", "Outage"
+        BIAS_COMPLAINT = "bias_complaint", "Bias complaint"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    use_case = models.ForeignKey(
+        UseCase, on_delete=models.PROTECT, related_name="incidents"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    resolution = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class IncidentAction(AppendOnlyModel):
+    """One step taken on an incident; append-only."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="actions"
+    )
+    body = models.TextField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Action on {self.incident_id}"

@@ -6,15 +6,17 @@ transition that made it, so the trail reads as if the board had used the form.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.usecases.models import Transition, UseCase
 
 from . import assessments
-from .models import Comment, Decision
+from .models import Comment, Condition, Decision
 
 DECISIONS: list[dict[str, Any]] = [
     {
@@ -113,7 +115,7 @@ def seed(users: dict[str, User]) -> None:
         overrules = bool(
             spec["pattern"] and recommended and spec["pattern"] != recommended
         )
-        Decision.objects.create(
+        decision = Decision.objects.create(
             use_case=use_case,
             transition=transition,
             outcome=spec["outcome"],
@@ -125,12 +127,30 @@ def seed(users: dict[str, User]) -> None:
             comment=transition.comment,
             decided_by=transition.actor or board,
         )
+        if decision.outcome == Decision.Outcome.APPROVED:
+            _condition_tasks(decision)
     for title, author, body, internal in COMMENTS:
         use_case = UseCase.objects.filter(title=title).first()
         if use_case is None or use_case.review_comments.filter(body=body).exists():
             continue
         Comment.objects.create(
             use_case=use_case, author=users[author], body=body, internal=internal
+        )
+
+
+def _condition_tasks(decision: Decision) -> None:
+    """Tasks for the demo's conditions: the first was due last week (overdue once
+    the hourly task runs), the others next quarter; "before launch" ones gate
+    going live."""
+    today = timezone.localdate()
+    for i, text in enumerate(decision.conditions):
+        Condition.objects.create(
+            use_case=decision.use_case,
+            decision=decision,
+            text=text,
+            owner=decision.use_case.owner,
+            due_date=today + datetime.timedelta(days=-7 if i == 0 else 90),
+            before_go_live="before launch" in text,
         )
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.risk import services as risk_services
 from apps.usecases import lifecycle
 from apps.usecases.models import AuditEvent, Transition, UseCase
 from apps.usecases.services import record_decision_outcome, transition_use_case
 
 from . import assessments, notifications
+from . import conditions as condition_tasks
 from .models import IN_FORCE, Comment, Decision, current_approval
 from .routing import route_support
 
@@ -53,7 +55,7 @@ def decide_use_case(
     outcome: str,
     pattern: str = "",
     chosen_models: Sequence[str] = (),
-    conditions: Sequence[str] = (),
+    conditions: Sequence[str | Mapping[str, Any]] = (),
     comment: str = "",
     overrule_reason: str = "",
     routes: Any = None,
@@ -65,10 +67,24 @@ def decide_use_case(
     Raises `ValidationError` with field errors (a missing pattern, an overrule
     without a reason, invalid routes) and `lifecycle.TransitionError` for a move
     the lifecycle does not allow.
+
+    Conditions are strings (“text | 2026-12-31 | before go-live | @owner”) or
+    objects; each becomes a tracked task. An approval needs every approval stage
+    the risk policy requires to have approved, and never passes a prohibited
+    practice (a field error on `outcome`).
     """
     if not may_decide(by):
         raise lifecycle.TransitionForbidden("Only the architecture board decides.")
+    errors: dict[str, Any] = {}
+    specs: list[condition_tasks.ConditionSpec] = []
+    try:
+        specs = condition_tasks.specs_from(conditions)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    texts = [spec.text for spec in specs]
     if outcome == Decision.Outcome.APPROVED and use_case.status in IN_FORCE:
+        if errors:
+            raise ValidationError(errors)
         return _amend_from_decision(
             use_case=use_case,
             by=by,
@@ -76,9 +92,13 @@ def decide_use_case(
             comment=comment,
             pattern=pattern,
             chosen_models=chosen_models,
-            conditions=conditions,
+            conditions=texts,
             overrule_reason=overrule_reason,
         )
+    if outcome == Decision.Outcome.APPROVED:
+        blockers = risk_services.approval_blockers(use_case)
+        if blockers:
+            errors["outcome"] = blockers
     decision = Decision(
         use_case=use_case,
         outcome=outcome,
@@ -86,11 +106,10 @@ def decide_use_case(
         recommended_pattern=assessments.recommended_pattern(use_case),
         overrule_reason=overrule_reason.strip(),
         chosen_models=[m.strip() for m in chosen_models if m.strip()],
-        conditions=[c.strip() for c in conditions if c.strip()],
+        conditions=texts,
         comment=comment.strip(),
         decided_by=by,
     )
-    errors: dict[str, Any] = {}
     try:
         decision.full_clean(exclude=["use_case", "transition", "decided_by", "routes"])
     except ValidationError as exc:
@@ -111,6 +130,8 @@ def decide_use_case(
             use_case=use_case, outcome=outcome, by=by, comment=decision.comment
         )
         decision.save()
+        if outcome == Decision.Outcome.APPROVED:
+            condition_tasks.create_condition_tasks(decision=decision, specs=specs)
         AuditEvent.record(
             kind="reviews.decision",
             summary=f"Board decision: {decision.outcome_label.lower()}"

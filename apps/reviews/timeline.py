@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 # Shown as transitions, not as field changes.
 LIFECYCLE_FIELDS = {"status", "submitted_at", "updated_at"}
 # Kinds this app records for other readers; the timeline shows its own rows instead.
-OWN_AUDIT_KINDS = ("reviews.",)
+OWN_AUDIT_KINDS = ("reviews.decision", "reviews.routes_amended")
+# Approval stages, conditions and incidents: shown with their details.
+RISK_DETAIL_KEYS = ("reason", "evidence", "body")
 # The framework records each stored assessment as an audit event of this kind.
 ASSESSED = "framework.assessed"
 KIND_ORDER = {
@@ -243,6 +245,19 @@ def _audit_entry(event: AuditEvent) -> Entry:
         details = [f"Estimated monthly cost: ${cost:,.0f}"] if cost is not None else []
         return Entry(
             "assessment", event.created_at, event.actor, event.summary, details
+        )
+    if event.kind.startswith("risk.") or event.kind.startswith("reviews."):
+        details = [
+            f"{key.capitalize()}: {event.data[key]}"
+            for key in RISK_DETAIL_KEYS
+            if event.data.get(key)
+        ]
+        return Entry(
+            event.kind.partition(".")[2],
+            event.created_at,
+            event.actor,
+            event.summary,
+            details,
         )
     return Entry("event", event.created_at, event.actor, event.summary, [event.kind])
 

@@ -22,10 +22,10 @@ from apps.usecases import lifecycle
 from apps.usecases.access import get_use_case_for
 from apps.usecases.models import TaskType, UseCase
 
-from . import assessments, services
+from . import assessments, periodic, services
 from .filters import QUEUE_STATUSES, SORTS, QueueFilter
 from .forms import CommentForm, DecisionForm, RoutesForm
-from .models import Comment, Decision, approval_among, current_approval
+from .models import Comment, Condition, Decision, approval_among, current_approval
 from .routing import TargetEndpoint, describe_target, route_support
 from .timeline import build_timeline
 
@@ -80,6 +80,13 @@ def queue(request: HttpRequest) -> HttpResponse:
             "sort_links": sort_links,
             "ordering": current,
             "query": params,
+            "overdue_conditions": list(
+                Condition.objects.overdue()
+                .filter(use_case__in=visible)
+                .for_list()
+                .order_by("due_date", "pk")[:50]
+            ),
+            "reviews_due": periodic.reviews_due(use_cases=visible),
         },
     )
 

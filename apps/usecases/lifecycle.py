@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from apps.accounts.roles import Role
 
 from .models import UseCase
@@ -57,6 +59,20 @@ class DecisionRequired(TransitionError):
             "record it with the decision form (or the API's decision endpoint), "
             "which keeps the pattern, conditions and routes with it."
         )
+
+
+# Checks that apps to the right add to a move (e.g. reviews: no going live with an
+# open pre-go-live condition); each raises TransitionError to refuse it.
+_GUARDS: dict[str, Callable[[UseCase, str], None]] = {}
+
+
+def register_guard(name: str, guard: Callable[[UseCase, str], None]) -> None:
+    _GUARDS[name] = guard
+
+
+def run_guards(use_case: UseCase, to_status: str) -> None:
+    for guard in _GUARDS.values():
+        guard(use_case, to_status)
 
 
 def is_legal(from_status: str, to_status: str) -> bool:

@@ -52,6 +52,7 @@ def _move(
     with transaction.atomic():
         locked = UseCase.objects.select_for_update().get(pk=use_case.pk)
         lifecycle.check(locked, to_status, by)
+        lifecycle.run_guards(locked, to_status)
         if to_status in lifecycle.DECISION_OUTCOMES and not decided:
             raise lifecycle.DecisionRequired(to_status)
         if to_status == UseCase.Status.SUBMITTED:

@@ -85,6 +85,25 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/notifications/subscriptions/"): frozenset({"platform"}),
     ("POST", "/api/v1/notifications/subscriptions/"): frozenset({"platform"}),
     ("GET", "/api/v1/notifications/deliveries/"): frozenset({"platform"}),
+    # Risk and approvals: the owner answers; stage approvers are per stage (the
+    # default policy names board, platform and procurement); the condition's
+    # owner or the board resolves; anyone who sees it reports, bar auditors.
+    ("GET", UC + "risk-assessment/"): EVERYONE - {"other_requester"},
+    ("POST", UC + "risk-assessment/"): frozenset({"requester"}),
+    ("GET", UC + "stages/"): EVERYONE - {"other_requester"},
+    ("POST", UC + "stages/{stage_id}/decide/"): frozenset(
+        {"board", "platform", "procurement"}
+    ),
+    ("GET", UC + "conditions/"): EVERYONE - {"other_requester"},
+    ("POST", UC + "conditions/{condition_id}/resolve/"): frozenset(
+        {"requester", "board"}
+    ),
+    ("GET", UC + "incidents/"): EVERYONE - {"other_requester"},
+    ("POST", UC + "incidents/"): EVERYONE - {"other_requester", "auditor"},
+    ("POST", UC + "incidents/{incident_id}/actions/"): frozenset(
+        {"requester", "board"}
+    ),
+    ("GET", "/api/v1/risk/register/"): EVERYONE,
 }
 # Bodies that pass validation, so the answer is about the role, not the input.
 BODIES: dict[tuple[str, str], dict] = {
@@ -92,6 +111,16 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", UC + "decision/"): {"outcome": "approved"},
     ("POST", "/api/v1/use-cases/{use_case_pk}/gateway-keys/"): {"name": "matrix"},
     ("GET", "/api/v1/spend/"): {"group_by": "vendor", "period": "month"},
+    ("POST", UC + "risk-assessment/"): {
+        "charter_likelihood": "occasional",
+        "charter_impact": "low",
+    },
+    ("POST", UC + "incidents/"): {
+        "kind": "outage",
+        "severity": "low",
+        "title": "Matrix",
+        "description": "Checking who may report.",
+    },
 }
 
 

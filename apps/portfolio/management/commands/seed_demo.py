@@ -11,6 +11,7 @@ SEED_MODULES = [
     "apps.catalogue.seed",
     "apps.framework.seed",
     "apps.usecases.seed",
+    "apps.risk.seed",
     "apps.reviews.seed",
     "apps.endpoints.seed",
     "apps.portfolio.seed",
