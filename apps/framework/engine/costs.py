@@ -381,7 +381,9 @@ class PricedCatalogue:
         "_assumptions",
         "_managed",
         "_profile_known",
+        "_selected",
         "_self_hosted",
+        "assumptions",
         "catalogue",
     )
 
@@ -428,6 +430,8 @@ class PricedCatalogue:
         self._managed = managed
         self._self_hosted = hosted
         self._profile_known = profile is not None
+        self.assumptions = assumptions
+        self._selected: dict[tuple[str, int, bool], tuple[Any, ...]] = {}
 
     def compare(
         self,
@@ -438,18 +442,14 @@ class PricedCatalogue:
         self_hosting_forced: bool = False,
     ) -> CostComparison:
         """Cheapest capable option of each kind, their costs and break-even."""
-        rank = TIER_RANK[capability_tier]
-
-        def fits(model: ModelSpec) -> bool:
-            return model.tier_rank >= rank and model.context_window >= context_needed
-
-        api = next(((p, m) for p, m in self._api if fits(m)), None)
-        managed = next(((p, m) for p, m in self._managed if fits(m)), None)
-        hosted = next(((m, pl) for _, m, pl in self._self_hosted if fits(m)), None)
-        shortfall = False
-        if hosted is None and self_hosting_forced and self._self_hosted:
-            shortfall = True
-            hosted = _most_capable(self._self_hosted, context_needed)
+        key = (capability_tier, context_needed, self_hosting_forced)
+        chosen = self._selected.get(key)
+        if chosen is None:
+            chosen = self._select(capability_tier, context_needed, self_hosting_forced)
+            if len(self._selected) >= 64:
+                self._selected.clear()
+            self._selected[key] = chosen
+        api, managed, hosted, shortfall, note, comparison, versus_managed = chosen
         known = self._profile_known
         api_option = self._token_option(API, api, requests_per_day, known)
         managed_option = self._token_option(MANAGED, managed, requests_per_day, known)
@@ -468,9 +468,38 @@ class PricedCatalogue:
                 self_hosted=cost,
                 plan=plan,
             )
+        return CostComparison(
+            requests_per_day=requests_per_day,
+            capability_tier=capability_tier,
+            self_hosted_vs_managed=versus_managed,
+            api=api_option,
+            managed=managed_option,
+            self_hosted=hosted_option,
+            break_even=comparison,
+            note=note,
+            capability_shortfall=shortfall,
+        )
+
+    def _select(
+        self, capability_tier: str, context_needed: int, self_hosting_forced: bool
+    ) -> tuple[Any, ...]:
+        """The candidates and break-evens for a tier and context, whatever the
+        volume: computed once per priced catalogue, not once per evaluation."""
+        rank = TIER_RANK[capability_tier]
+
+        def fits(model: ModelSpec) -> bool:
+            return model.tier_rank >= rank and model.context_window >= context_needed
+
+        api = next(((p, m) for p, m in self._api if fits(m)), None)
+        managed = next(((p, m) for p, m in self._managed if fits(m)), None)
+        hosted = next(((m, pl) for _, m, pl in self._self_hosted if fits(m)), None)
+        shortfall = False
+        if hosted is None and self_hosting_forced and self._self_hosted:
+            shortfall = True
+            hosted = _most_capable(self._self_hosted, context_needed)
         comparison = None
         note = ""
-        if not known:
+        if not self._profile_known:
             note = "Token profile unknown: costs and break-even need average tokens."
         elif api is None:
             note = (
@@ -494,17 +523,7 @@ class PricedCatalogue:
         versus_managed = None
         if managed is not None and hosted is not None and hosted[1] is not None:
             versus_managed = break_even(managed[0], hosted[1])
-        return CostComparison(
-            requests_per_day=requests_per_day,
-            capability_tier=capability_tier,
-            self_hosted_vs_managed=versus_managed,
-            api=api_option,
-            managed=managed_option,
-            self_hosted=hosted_option,
-            break_even=comparison,
-            note=note,
-            capability_shortfall=shortfall,
-        )
+        return (api, managed, hosted, shortfall, note, comparison, versus_managed)
 
     def _token_option(
         self,
