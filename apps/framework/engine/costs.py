@@ -431,7 +431,7 @@ class PricedCatalogue:
         self._self_hosted = hosted
         self._profile_known = profile is not None
         self.assumptions = assumptions
-        self._selected: dict[tuple[str, int, bool], tuple[Any, ...]] = {}
+        self._selected: dict[tuple[Any, ...], Any] = {}
 
     def compare(
         self,
@@ -479,6 +479,26 @@ class PricedCatalogue:
             note=note,
             capability_shortfall=shortfall,
         )
+
+    def self_hosting_plans(
+        self, *, capability_tier: str, context_needed: int
+    ) -> tuple[tuple[ModelSpec, ReplicaPlan], ...]:
+        """Every self-hostable model that meets the tier and context, with its
+        replica plan for this token profile, cheapest floor first (the planner
+        pools traffic on any of them, not only on the cheapest)."""
+        key = ("plans", capability_tier, context_needed)
+        found = self._selected.get(key)
+        if found is None:
+            rank = TIER_RANK[capability_tier]
+            found = tuple(
+                (model, plan)
+                for _, model, plan in self._self_hosted
+                if plan is not None
+                and model.tier_rank >= rank
+                and model.context_window >= context_needed
+            )
+            self._selected[key] = found
+        return found
 
     def _select(
         self, capability_tier: str, context_needed: int, self_hosting_forced: bool

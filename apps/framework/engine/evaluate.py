@@ -242,6 +242,12 @@ def _priced(
     return priced
 
 
+def priced_for(inputs: Inputs, policy: Policy, catalogue: Catalogue) -> PricedCatalogue:
+    """The priced catalogue evaluate() uses for these inputs (for the planner)."""
+    assumptions = _assumptions(policy, inputs.mlops_readiness, inputs.horizon)
+    return _priced(catalogue, inputs, policy, assumptions)
+
+
 def workload_tier(
     workload: Workload, workloads: tuple[Workload, ...], need: str
 ) -> str:
