@@ -12,6 +12,7 @@ from . import (
     framework,
     gateway,
     ping,
+    planner,
     playground,
     portfolio,
     reviews,
@@ -71,6 +72,10 @@ router.register("catalogue/models", catalogue.CatalogModelViewSet)
 router.register("catalogue/gpu-profiles", catalogue.GpuProfileViewSet)
 router.register("endpoints", endpoints.EndpointViewSet, basename="endpoint")
 router.register("usage", endpoints.UsageViewSet, basename="usage")
+router.register(
+    "portfolio/plan", planner.PortfolioPlanViewSet, basename="portfolio-plan"
+)
+router.register("portfolio/plans", planner.SavedPlanViewSet, basename="saved-plan")
 
 urlpatterns = [
     path(

@@ -57,14 +57,19 @@ _NAMED_MEMBERS = 6
 
 @dataclass(frozen=True, slots=True)
 class PortfolioUseCase:
-    """One use-case as the planner sees it: who owns it and its engine inputs."""
+    """One use-case as the planner sees it: who owns it and its engine inputs.
+
+    ``inputs`` of None means they are incomplete or invalid (``problem`` says
+    how); the plan lists such a use-case as one it cannot place.
+    """
 
     id: str
     name: str
     team: str
-    inputs: Inputs
+    inputs: Inputs | None
     critical: bool = False
     status: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +559,12 @@ def plan_portfolio(
         if uc.id in seen:
             raise InputError({"use_cases": [f"Use-case {uc.id!r} is listed twice."]})
         seen.add(uc.id)
+        if uc.inputs is None:
+            reason = (
+                f"Inputs incomplete: {uc.problem or 'the engine cannot read them'}."
+            )
+            unplaced.append(Unplaced(use_case=uc, reason=reason))
+            continue
         result = evaluate(uc.inputs, policy, catalogue)
         reason = _why_unplaceable(result)
         if reason:
@@ -1081,6 +1092,9 @@ def apply_to_use_cases(
         return list(use_cases)
     changed = []
     for uc in use_cases:
+        if uc.inputs is None:
+            changed.append(uc)
+            continue
         factor = 1.0
         for change in scenario.volume_changes:
             if change.team is None or change.team == uc.team:
