@@ -172,6 +172,16 @@ class PlanRun:
         }
 
 
+def scenario_choices() -> dict[str, Any]:
+    """What a scenario may name: teams, vendors and models (for the page's form)."""
+    catalogue = current_catalogue(fallback_to_seed=True)
+    return {
+        "teams": tuple(Team.objects.order_by("name").values_list("name", flat=True)),
+        "vendors": vendors(catalogue),
+        "models": tuple((m.key, m.name) for m in catalogue.models),
+    }
+
+
 SCENARIO_FIELDS = (
     "volume_changes",
     "price_changes",
