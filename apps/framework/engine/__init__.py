@@ -7,6 +7,7 @@ Assessment; ``Assessment.as_dict()`` is the API's JSON shape (DESIGN §7).
 from .catalogue import (
     Catalogue,
     GpuProfile,
+    ManagedOffer,
     ModelSpec,
     PriceSnapshot,
     ServingSize,
@@ -94,6 +95,7 @@ __all__ = [
     "GpuProfile",
     "InputError",
     "Inputs",
+    "ManagedOffer",
     "ModelSpec",
     "OpsAssumptions",
     "Plan",

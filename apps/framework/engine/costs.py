@@ -398,16 +398,17 @@ class PricedCatalogue:
         api: list[tuple[float, ModelSpec]] = []
         managed: list[tuple[float, ModelSpec]] = []
         hosted: list[tuple[tuple[float, ...], ModelSpec, ReplicaPlan | None]] = []
-        for model in catalogue.models:
-            if model.is_token_priced and catalogue.is_current(model):
-                price = (
-                    api_cost_per_request(model, profile)
-                    if profile is not None
-                    # Unknown profile: rank on the plain sum of prices only.
-                    else (model.input_usd_per_mtok or 0)
-                    + (model.output_usd_per_mtok or 0)
+        for listed in catalogue.models:
+            if not (listed.is_token_priced and catalogue.is_current(listed)):
+                continue
+            # One entry per way of buying tokens: the API, or each managed offer.
+            if "api" in listed.hosting:
+                api.append((self._price(listed, profile), listed))
+            else:
+                managed.extend(
+                    (self._price(offer, profile), offer) for offer in listed.offers()
                 )
-                (api if "api" in model.hosting else managed).append((price, model))
+        for model in catalogue.models:
             if "self_hosted" in model.hosting and model.params_b is not None:
                 gpu = catalogue.gpu_for(model)
                 if gpu.size_for(model.params_b) is None:
@@ -424,7 +425,7 @@ class PricedCatalogue:
                 )
                 hosted.append((rank, model, plan))
         api.sort(key=lambda item: (item[0], item[1].key))
-        managed.sort(key=lambda item: (item[0], item[1].key))
+        managed.sort(key=lambda item: (item[0], item[1].key, item[1].hosted_by))
         hosted.sort(key=lambda item: (item[0], item[1].key))
         self._api = api
         self._managed = managed
@@ -480,6 +481,13 @@ class PricedCatalogue:
             capability_shortfall=shortfall,
         )
 
+    @staticmethod
+    def _price(model: ModelSpec, profile: TokenProfile | None) -> float:
+        if profile is None:
+            # Unknown profile: rank on the plain sum of prices only.
+            return (model.input_usd_per_mtok or 0) + (model.output_usd_per_mtok or 0)
+        return api_cost_per_request(model, profile)
+
     def self_hosting_plans(
         self, *, capability_tier: str, context_needed: int
     ) -> tuple[tuple[ModelSpec, ReplicaPlan], ...]:
@@ -511,7 +519,15 @@ class PricedCatalogue:
             return model.tier_rank >= rank and model.context_window >= context_needed
 
         api = next(((p, m) for p, m in self._api if fits(m)), None)
-        managed = next(((p, m) for p, m in self._managed if fits(m)), None)
+        # Data that must stay may use only offers policy counts as in-house.
+        managed = next(
+            (
+                (p, m)
+                for p, m in self._managed
+                if fits(m) and (m.inside_our_infrastructure or not self_hosting_forced)
+            ),
+            None,
+        )
         hosted = next(((m, pl) for _, m, pl in self._self_hosted if fits(m)), None)
         shortfall = False
         if hosted is None and self_hosting_forced and self._self_hosted:

@@ -399,6 +399,24 @@ def _open_kind(
     return SELF_HOSTED if has_hosted else None
 
 
+def _forced_kind(inputs: Inputs, comparison: CostComparison) -> str:
+    """Data that must stay: self-hosted, or a managed offer inside our own
+    infrastructure (the only managed offers compare() gives such data) where
+    ML-ops is not established or the offer is cheaper."""
+    managed, hosted = comparison.managed, comparison.self_hosted
+    if managed is None:
+        return SELF_HOSTED
+    if hosted is None or inputs.mlops_readiness != "established":
+        return MANAGED
+    if (
+        managed.monthly_cost is not None
+        and hosted.monthly_cost is not None
+        and managed.monthly_cost < hosted.monthly_cost
+    ):
+        return MANAGED
+    return SELF_HOSTED
+
+
 def _open_is_cheaper(kind: str, vol: StepResult, comparison: CostComparison) -> bool:
     """Tie-break on cost, in a form that never flips back as volume grows."""
     if kind == SELF_HOSTED:
@@ -426,11 +444,20 @@ def _assess_workload(
     governance, vol, complexity, _readiness, timeline = step_results
     score = vol.lean + complexity.lean + timeline.lean
     forced = governance.decided
-    open_kind = SELF_HOSTED if forced else _open_kind(inputs, vol, comparison)
+    open_kind = (
+        _forced_kind(inputs, comparison)
+        if forced
+        else _open_kind(inputs, vol, comparison)
+    )
     why: list[str] = []
     if forced:
-        outcome = SELF_HOSTED
+        outcome = open_kind or SELF_HOSTED
         why.append("data governance requires it")
+        if outcome == MANAGED and comparison.managed is not None:
+            why.append(
+                f"{comparison.managed.hosted_by} runs it in a region and tenancy "
+                "policy counts as inside our infrastructure"
+            )
     elif open_kind is None:
         outcome = API
         why.append(

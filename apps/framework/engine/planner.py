@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .catalogue import Catalogue, GpuProfile, ModelSpec
+from .catalogue import Catalogue, GpuProfile, ManagedOffer, ModelSpec
 from .costs import API, MANAGED, SELF_HOSTED, ReplicaPlan
 from .evaluate import Assessment, evaluate, priced_for
 from .policy import Policy
@@ -1026,7 +1026,9 @@ def vendor_of(model: ModelSpec) -> str:
 
 def vendors(catalogue: Catalogue) -> tuple[str, ...]:
     """Vendors a price change can name: everyone selling tokens in the catalogue."""
-    return tuple(sorted({vendor_of(m) for m in catalogue.models if m.is_token_priced}))
+    found = {vendor_of(m) for m in catalogue.models if m.is_token_priced}
+    found |= {o.provider for m in catalogue.models for o in m.managed_offers}
+    return tuple(sorted(found))
 
 
 _PRICE_FIELDS = (
@@ -1056,6 +1058,14 @@ def apply_to_catalogue(catalogue: Catalogue, scenario: Scenario) -> Catalogue:
     for model in catalogue.models:
         if model.key in scenario.retired_models:
             continue
+        if model.managed_offers:
+            model = replace(
+                model,
+                managed_offers=tuple(
+                    _scaled(o, factors[o.provider]) if o.provider in factors else o
+                    for o in model.managed_offers
+                ),
+            )
         factor = factors.get(vendor_of(model)) if model.is_token_priced else None
         if factor is not None:
             model = replace(
@@ -1081,6 +1091,17 @@ def apply_to_catalogue(catalogue: Catalogue, scenario: Scenario) -> Catalogue:
         gpu_profiles=gpus,
         default_gpu_profile=catalogue.default_gpu_profile,
         sources=catalogue.sources,
+    )
+
+
+def _scaled(offer: ManagedOffer, factor: float) -> ManagedOffer:
+    return replace(
+        offer,
+        **{
+            name: getattr(offer, name) * factor
+            for name in _PRICE_FIELDS
+            if getattr(offer, name, None) is not None
+        },
     )
 
 
