@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.framework.engine import MLOPS_READINESS, InputError
 from apps.framework.engine.planner import MAX_PRICE_PERCENT, MAX_VOLUME_FACTOR
+from apps.usecases.access import get_use_case_for
 
 from .charts import BASE_LAYOUT
 from .models import SavedPlan
@@ -27,6 +28,7 @@ from .planner import (
     run_plan,
     save_plan,
     scenario_choices,
+    use_case_pooling_note,
 )
 
 OPTION_LABELS = {
@@ -250,3 +252,20 @@ def plan_save(request: HttpRequest) -> HttpResponse:
     for key in ("csrfmiddlewaretoken", "name"):
         query.pop(key, None)
     return redirect(f"{reverse('portfolio:plan')}?{query.urlencode()}")
+
+
+@login_required
+@require_GET
+def plan_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """The use-case page's panel: what pooling changes about its answer, if
+    anything (whoever may read the use-case; only totals of others show)."""
+    use_case = get_use_case_for(request.user, pk)
+    return render(
+        request,
+        "portfolio/plan_note.html",
+        {
+            "use_case": use_case,
+            "note": use_case_pooling_note(use_case),
+            "can_plan": can_plan(request.user),
+        },
+    )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("budgets/<int:pk>/delete/", views.budget_delete, name="budget_delete"),
     path("plan/", plan_views.plan_page, name="plan"),
     path("plan/save/", plan_views.plan_save, name="plan_save"),
+    path("plan/use-case/<int:pk>/", plan_views.plan_note, name="plan_note"),
 ]

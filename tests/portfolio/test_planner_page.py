@@ -97,3 +97,36 @@ class TestPlanPage:
         response = client.post("/portfolio/plan/save/", {"name": "mine"})
         assert response.status_code == 403
         assert SavedPlan.objects.count() == 0
+
+
+@pytest.mark.django_db
+class TestUseCaseNote:
+    def test_the_use_case_page_says_when_a_pool_changes_its_answer(
+        self, client, alice, portfolio
+    ):
+        """At 20,000 a day each (not 5,000) each Claims use-case would run its own
+        Llama 3.1 70B replicas; with the restricted Health one, all three share
+        one deployment."""
+        for use_case in portfolio[:2]:
+            use_case.requests_per_day = 20_000
+            use_case.save()
+        client.force_login(alice)
+
+        body = client.get(f"/portfolio/plan/use-case/{portfolio[0].pk}/").content
+        note = body.decode()
+
+        assert "on its own, open-source self-hosted ($13,386 a month)" in note
+        assert "pooled with 2 other use-cases on Llama 3.1 70B" in note
+        assert "See the portfolio plan" not in note  # a requester cannot open it
+
+    def test_no_note_without_a_pool(self, client, bob, portfolio):
+        client.force_login(bob)
+        body = client.get(f"/portfolio/plan/use-case/{portfolio[0].pk}/").content
+        assert b"No shared deployment changes" in body
+
+    def test_a_use_case_the_user_may_not_read_is_404(self, client, alice, portfolio):
+        client.force_login(alice)
+        assert (
+            client.get(f"/portfolio/plan/use-case/{portfolio[2].pk}/").status_code
+            == 404
+        )
