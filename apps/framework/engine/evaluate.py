@@ -74,7 +74,7 @@ class WorkloadAssessment:
     model_key: str | None
     model_name: str | None
     monthly_cost: float | None
-    routing_rule: str
+    _routing_rule: str | Callable[[], str]
     # The words, or a function writing them when first read (see StepResult).
     _rationale: str | Callable[[], str]
     score: int
@@ -82,6 +82,14 @@ class WorkloadAssessment:
     tips: tuple[str, ...]
     steps: tuple[StepResult, ...]
     costs: CostComparison
+
+    @property
+    def routing_rule(self) -> str:
+        text = self._routing_rule
+        if not isinstance(text, str):
+            text = text()
+            object.__setattr__(self, "_routing_rule", text)
+        return text
 
     @property
     def rationale(self) -> str:
@@ -520,7 +528,7 @@ def _assess_workload(
         model_key=chosen.model_key if chosen else None,
         model_name=chosen.model_name if chosen else None,
         monthly_cost=chosen.monthly_cost if chosen else None,
-        routing_rule=_routing_rule(workload, outcome, chosen),
+        _routing_rule=lambda: _routing_rule(workload, outcome, chosen),
         _rationale=rationale,
         score=score,
         close_call=close,
@@ -739,7 +747,17 @@ def _deprecation_warnings(
 ) -> list[str]:
     if workload.outcome == SELF_HOSTED or workload.model_key is None:
         return []
-    model = catalogue.model(workload.model_key)
+    # The same few models and horizons recur: decide each pair once per catalogue.
+    key = ("deprecation", workload.model_key, months)
+    found = catalogue.derived.get(key)
+    if found is None:
+        found = catalogue.derived[key] = _deprecation_warning(
+            catalogue.model(workload.model_key), catalogue, months
+        )
+    return found
+
+
+def _deprecation_warning(model: Any, catalogue: Catalogue, months: int) -> list[str]:
     if model.deprecation_date is None:
         return []
     end = _add_months(dt.date.fromisoformat(catalogue.snapshot.date), months)
