@@ -13,6 +13,7 @@ from . import (
     gateway,
     notifications,
     ping,
+    planner,
     playground,
     portfolio,
     reviews,
@@ -87,6 +88,10 @@ router.register(
 router.register(
     "notifications", notifications.NotificationViewSet, basename="notification"
 )
+router.register(
+    "portfolio/plan", planner.PortfolioPlanViewSet, basename="portfolio-plan"
+)
+router.register("portfolio/plans", planner.SavedPlanViewSet, basename="saved-plan")
 
 urlpatterns = [
     path(

@@ -126,3 +126,45 @@ class BudgetAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget_id} {self.month:%Y-%m}"
+
+
+class SavedPlan(models.Model):
+    """A portfolio plan the board kept as evidence: the scenario and what it gave.
+
+    Immutable once saved: the JSON is the planner's answer at the time, with the
+    policy version and price snapshot it used, so later catalogue or policy
+    changes never rewrite what the board looked at.
+    """
+
+    name = models.CharField(max_length=200)
+    note = models.TextField(blank=True)
+    scenario = models.JSONField(default=dict)
+    live_usage = models.BooleanField(default=False)
+    result = models.JSONField(default=dict)
+    monthly_cost = models.DecimalField(max_digits=16, decimal_places=2)
+    standalone_monthly_cost = models.DecimalField(max_digits=16, decimal_places=2)
+    saving = models.DecimalField(max_digits=16, decimal_places=2)
+    gpus = models.PositiveIntegerField(default=0)
+    pools = models.PositiveIntegerField(default=0)
+    use_cases = models.PositiveIntegerField(default=0)
+    policy_version = models.CharField(max_length=100, blank=True)
+    price_snapshot = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("A saved plan is evidence and is never changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]

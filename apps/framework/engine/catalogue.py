@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .types import CAPABILITY_TIERS, TIER_RANK, FieldReader, InputError
@@ -37,6 +37,78 @@ class PriceSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class ManagedOffer:
+    """One cloud's serverless offer of an open model (AWS Bedrock, Azure AI
+    Foundry, ...), at its own dated per-token prices (USD per million tokens).
+
+    ``inside_our_infrastructure`` is policy's mark that the offer's region and
+    tenancy count as ours (say, a deployment in our own cloud subscription and
+    region): only such an offer may carry data that must stay in-house.
+    """
+
+    provider: str
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+    cached_input_usd_per_mtok: float | None = None
+    batch_input_usd_per_mtok: float | None = None
+    batch_output_usd_per_mtok: float | None = None
+    regions: tuple[str, ...] = ()
+    data_residency: str = ""
+    inside_our_infrastructure: bool = False
+    price_source: str = ""
+    price_date: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], prefix: str = "") -> ManagedOffer:
+        read = FieldReader(data, prefix)
+        price = {"minimum": 0, "nullable": True}
+        regions = read.raw("regions", [])
+        if not isinstance(regions, list | tuple) or not all(
+            isinstance(r, str) for r in regions
+        ):
+            read.add("regions", "Must be a list of region names.")
+            regions = ()
+        values: dict[str, Any] = {
+            "provider": read.text("provider"),
+            "input_usd_per_mtok": read.number("input_usd_per_mtok", minimum=0),
+            "output_usd_per_mtok": read.number("output_usd_per_mtok", minimum=0),
+            "cached_input_usd_per_mtok": read.number(
+                "cached_input_usd_per_mtok", None, **price
+            ),
+            "batch_input_usd_per_mtok": read.number(
+                "batch_input_usd_per_mtok", None, **price
+            ),
+            "batch_output_usd_per_mtok": read.number(
+                "batch_output_usd_per_mtok", None, **price
+            ),
+            "regions": tuple(regions),
+            "data_residency": read.text("data_residency", ""),
+            "inside_our_infrastructure": read.boolean(
+                "inside_our_infrastructure", False
+            ),
+            "price_source": read.text("price_source"),
+            "price_date": _date(read, "price_date"),
+        }
+        read.raise_if_errors()
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "input_usd_per_mtok": self.input_usd_per_mtok,
+            "output_usd_per_mtok": self.output_usd_per_mtok,
+            "cached_input_usd_per_mtok": self.cached_input_usd_per_mtok,
+            "batch_input_usd_per_mtok": self.batch_input_usd_per_mtok,
+            "batch_output_usd_per_mtok": self.batch_output_usd_per_mtok,
+            "regions": list(self.regions),
+            "data_residency": self.data_residency,
+            "inside_our_infrastructure": self.inside_our_infrastructure,
+            "price_source": self.price_source,
+            "price_date": self.price_date,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpec:
     """A model and how it can be bought or run.
 
@@ -66,6 +138,9 @@ class ModelSpec:
     params_b: float | None = None
     precision: str = ""
     gpu_profile: str | None = None
+    # More than one cloud may host an open model; without any, the model's own
+    # prices and ``hosted_by`` are its one managed offer.
+    managed_offers: tuple[ManagedOffer, ...] = ()
 
     @property
     def tier_rank(self) -> int:
@@ -74,6 +149,38 @@ class ModelSpec:
     @property
     def is_token_priced(self) -> bool:
         return "api" in self.hosting or "managed" in self.hosting
+
+    def offers(self) -> tuple[ModelSpec, ...]:
+        """Each managed offer as a token-priced model of its own (same key, the
+        offer's prices and host), for pricing; empty unless hosting is managed."""
+        if "managed" not in self.hosting:
+            return ()
+        if not self.managed_offers:
+            return (self,)
+        return tuple(
+            replace(
+                self,
+                input_usd_per_mtok=o.input_usd_per_mtok,
+                output_usd_per_mtok=o.output_usd_per_mtok,
+                cached_input_usd_per_mtok=o.cached_input_usd_per_mtok,
+                batch_input_usd_per_mtok=o.batch_input_usd_per_mtok,
+                batch_output_usd_per_mtok=o.batch_output_usd_per_mtok,
+                long_context_threshold_tokens=None,
+                long_context_input_usd_per_mtok=None,
+                hosted_by=o.provider,
+                price_source=o.price_source,
+                price_date=o.price_date,
+                managed_offers=(o,),
+            )
+            for o in self.managed_offers
+        )
+
+    @property
+    def inside_our_infrastructure(self) -> bool:
+        """For one offer (see offers()): policy counts it as in-house."""
+        return len(self.managed_offers) == 1 and (
+            self.managed_offers[0].inside_our_infrastructure
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], prefix: str = "") -> ModelSpec:
@@ -120,6 +227,7 @@ class ModelSpec:
             ),
             "precision": read.text("precision", ""),
             "gpu_profile": read.text("gpu_profile", None, nullable=True),
+            "managed_offers": _offers(read, data.get("managed_offers")),
         }
         if "api" in hosting and open_weights:
             read.add("hosting", "api hosting is for proprietary models; use managed.")
@@ -127,11 +235,20 @@ class ModelSpec:
             read.add("hosting", "managed hosting is for open-weights models.")
         if "self_hosted" in hosting and (not open_weights or not values["params_b"]):
             read.add("params_b", "Self-hosting needs open weights and params_b.")
-        if ("api" in hosting or "managed" in hosting) and (
-            values["input_usd_per_mtok"] is None
-            or values["output_usd_per_mtok"] is None
-            or not values["price_source"]
-            or not values["price_date"]
+        priced_by_offers = (
+            "managed" in hosting
+            and "api" not in hosting
+            and bool(values["managed_offers"])
+        )
+        if (
+            ("api" in hosting or "managed" in hosting)
+            and not priced_by_offers
+            and (
+                values["input_usd_per_mtok"] is None
+                or values["output_usd_per_mtok"] is None
+                or not values["price_source"]
+                or not values["price_date"]
+            )
         ):
             read.add(
                 "input_usd_per_mtok",
@@ -164,7 +281,31 @@ class ModelSpec:
             "params_b": self.params_b,
             "precision": self.precision,
             "gpu_profile": self.gpu_profile,
-        }
+        } | (
+            {"managed_offers": [o.as_dict() for o in self.managed_offers]}
+            if self.managed_offers
+            else {}
+        )
+
+
+def _offers(read: FieldReader, raw: Any) -> tuple[ManagedOffer, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        read.add("managed_offers", "Must be a list.")
+        return ()
+    offers = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            read.add(f"managed_offers[{i}]", "Must be an object.")
+            continue
+        try:
+            offers.append(ManagedOffer.from_dict(item, f"managed_offers[{i}]."))
+        except InputError as exc:
+            for name, msgs in exc.errors.items():
+                for msg in msgs:
+                    read.add(name, msg)
+    return tuple(offers)
 
 
 @dataclass(frozen=True, slots=True)

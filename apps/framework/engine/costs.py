@@ -381,7 +381,9 @@ class PricedCatalogue:
         "_assumptions",
         "_managed",
         "_profile_known",
+        "_selected",
         "_self_hosted",
+        "assumptions",
         "catalogue",
     )
 
@@ -396,16 +398,17 @@ class PricedCatalogue:
         api: list[tuple[float, ModelSpec]] = []
         managed: list[tuple[float, ModelSpec]] = []
         hosted: list[tuple[tuple[float, ...], ModelSpec, ReplicaPlan | None]] = []
-        for model in catalogue.models:
-            if model.is_token_priced and catalogue.is_current(model):
-                price = (
-                    api_cost_per_request(model, profile)
-                    if profile is not None
-                    # Unknown profile: rank on the plain sum of prices only.
-                    else (model.input_usd_per_mtok or 0)
-                    + (model.output_usd_per_mtok or 0)
+        for listed in catalogue.models:
+            if not (listed.is_token_priced and catalogue.is_current(listed)):
+                continue
+            # One entry per way of buying tokens: the API, or each managed offer.
+            if "api" in listed.hosting:
+                api.append((self._price(listed, profile), listed))
+            else:
+                managed.extend(
+                    (self._price(offer, profile), offer) for offer in listed.offers()
                 )
-                (api if "api" in model.hosting else managed).append((price, model))
+        for model in catalogue.models:
             if "self_hosted" in model.hosting and model.params_b is not None:
                 gpu = catalogue.gpu_for(model)
                 if gpu.size_for(model.params_b) is None:
@@ -422,12 +425,14 @@ class PricedCatalogue:
                 )
                 hosted.append((rank, model, plan))
         api.sort(key=lambda item: (item[0], item[1].key))
-        managed.sort(key=lambda item: (item[0], item[1].key))
+        managed.sort(key=lambda item: (item[0], item[1].key, item[1].hosted_by))
         hosted.sort(key=lambda item: (item[0], item[1].key))
         self._api = api
         self._managed = managed
         self._self_hosted = hosted
         self._profile_known = profile is not None
+        self.assumptions = assumptions
+        self._selected: dict[tuple[Any, ...], Any] = {}
 
     def compare(
         self,
@@ -438,18 +443,14 @@ class PricedCatalogue:
         self_hosting_forced: bool = False,
     ) -> CostComparison:
         """Cheapest capable option of each kind, their costs and break-even."""
-        rank = TIER_RANK[capability_tier]
-
-        def fits(model: ModelSpec) -> bool:
-            return model.tier_rank >= rank and model.context_window >= context_needed
-
-        api = next(((p, m) for p, m in self._api if fits(m)), None)
-        managed = next(((p, m) for p, m in self._managed if fits(m)), None)
-        hosted = next(((m, pl) for _, m, pl in self._self_hosted if fits(m)), None)
-        shortfall = False
-        if hosted is None and self_hosting_forced and self._self_hosted:
-            shortfall = True
-            hosted = _most_capable(self._self_hosted, context_needed)
+        key = (capability_tier, context_needed, self_hosting_forced)
+        chosen = self._selected.get(key)
+        if chosen is None:
+            chosen = self._select(capability_tier, context_needed, self_hosting_forced)
+            if len(self._selected) >= 64:
+                self._selected.clear()
+            self._selected[key] = chosen
+        api, managed, hosted, shortfall, note, comparison, versus_managed = chosen
         known = self._profile_known
         api_option = self._token_option(API, api, requests_per_day, known)
         managed_option = self._token_option(MANAGED, managed, requests_per_day, known)
@@ -468,9 +469,73 @@ class PricedCatalogue:
                 self_hosted=cost,
                 plan=plan,
             )
+        return CostComparison(
+            requests_per_day=requests_per_day,
+            capability_tier=capability_tier,
+            self_hosted_vs_managed=versus_managed,
+            api=api_option,
+            managed=managed_option,
+            self_hosted=hosted_option,
+            break_even=comparison,
+            note=note,
+            capability_shortfall=shortfall,
+        )
+
+    @staticmethod
+    def _price(model: ModelSpec, profile: TokenProfile | None) -> float:
+        if profile is None:
+            # Unknown profile: rank on the plain sum of prices only.
+            return (model.input_usd_per_mtok or 0) + (model.output_usd_per_mtok or 0)
+        return api_cost_per_request(model, profile)
+
+    def self_hosting_plans(
+        self, *, capability_tier: str, context_needed: int
+    ) -> tuple[tuple[ModelSpec, ReplicaPlan], ...]:
+        """Every self-hostable model that meets the tier and context, with its
+        replica plan for this token profile, cheapest floor first (the planner
+        pools traffic on any of them, not only on the cheapest)."""
+        key = ("plans", capability_tier, context_needed)
+        found = self._selected.get(key)
+        if found is None:
+            rank = TIER_RANK[capability_tier]
+            found = tuple(
+                (model, plan)
+                for _, model, plan in self._self_hosted
+                if plan is not None
+                and model.tier_rank >= rank
+                and model.context_window >= context_needed
+            )
+            self._selected[key] = found
+        return found
+
+    def _select(
+        self, capability_tier: str, context_needed: int, self_hosting_forced: bool
+    ) -> tuple[Any, ...]:
+        """The candidates and break-evens for a tier and context, whatever the
+        volume: computed once per priced catalogue, not once per evaluation."""
+        rank = TIER_RANK[capability_tier]
+
+        def fits(model: ModelSpec) -> bool:
+            return model.tier_rank >= rank and model.context_window >= context_needed
+
+        api = next(((p, m) for p, m in self._api if fits(m)), None)
+        # Data that must stay may use only offers policy counts as in-house.
+        managed = next(
+            (
+                (p, m)
+                for p, m in self._managed
+                if fits(m) and (m.inside_our_infrastructure or not self_hosting_forced)
+            ),
+            None,
+        )
+        hosted = next(((m, pl) for _, m, pl in self._self_hosted if fits(m)), None)
+        shortfall = False
+        if hosted is None and self_hosting_forced and self._self_hosted:
+            shortfall = True
+            hosted = _most_capable(self._self_hosted, context_needed)
         comparison = None
         note = ""
-        if not known:
+        if not self._profile_known:
             note = "Token profile unknown: costs and break-even need average tokens."
         elif api is None:
             note = (
@@ -494,17 +559,7 @@ class PricedCatalogue:
         versus_managed = None
         if managed is not None and hosted is not None and hosted[1] is not None:
             versus_managed = break_even(managed[0], hosted[1])
-        return CostComparison(
-            requests_per_day=requests_per_day,
-            capability_tier=capability_tier,
-            self_hosted_vs_managed=versus_managed,
-            api=api_option,
-            managed=managed_option,
-            self_hosted=hosted_option,
-            break_even=comparison,
-            note=note,
-            capability_shortfall=shortfall,
-        )
+        return (api, managed, hosted, shortfall, note, comparison, versus_managed)
 
     def _token_option(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,9 +19,9 @@ from .costs import (
     CostComparison,
     CostCurve,
     CostOption,
+    PricedCatalogue,
     TokenProfile,
     cost_curves,
-    priced_catalogue,
 )
 from .policy import DEFAULT_POLICY, OpsAssumptions, Policy
 from .steps import fmt_count, fmt_money
@@ -74,13 +74,30 @@ class WorkloadAssessment:
     model_key: str | None
     model_name: str | None
     monthly_cost: float | None
-    routing_rule: str
-    rationale: str
+    _routing_rule: str | Callable[[], str]
+    # The words, or a function writing them when first read (see StepResult).
+    _rationale: str | Callable[[], str]
     score: int
     close_call: bool
     tips: tuple[str, ...]
     steps: tuple[StepResult, ...]
     costs: CostComparison
+
+    @property
+    def routing_rule(self) -> str:
+        text = self._routing_rule
+        if not isinstance(text, str):
+            text = text()
+            object.__setattr__(self, "_routing_rule", text)
+        return text
+
+    @property
+    def rationale(self) -> str:
+        text = self._rationale
+        if not isinstance(text, str):
+            text = text()
+            object.__setattr__(self, "_rationale", text)
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         be = self.costs.break_even
@@ -114,7 +131,7 @@ class Assessment:
 
     inputs: Inputs
     outcome: str
-    summary: str
+    _summary: str | Callable[[], str]
     steps: tuple[StepResult, ...]
     costs: CostComparison
     workloads: tuple[WorkloadAssessment, ...]
@@ -125,6 +142,14 @@ class Assessment:
     policy_version: str
     price_snapshot: PriceSnapshot
     assumptions: OpsAssumptions
+
+    @property
+    def summary(self) -> str:
+        text = self._summary
+        if not isinstance(text, str):
+            text = text()
+            object.__setattr__(self, "_summary", text)
+        return text
 
     def cost_curves(
         self, volumes: Iterable[float] | None = None
@@ -164,12 +189,83 @@ class Assessment:
         }
 
 
+_ASSUMPTIONS: dict[tuple[int, str, str], tuple[Policy, OpsAssumptions]] = {}
+
+
+def _assumptions(policy: Policy, readiness: str, horizon: str) -> OpsAssumptions:
+    """Policy.assumptions, reused per policy object: nine combinations at most,
+    and the same object keeps the priced-catalogue cache key cheap to match."""
+    key = (id(policy), readiness, horizon)
+    hit = _ASSUMPTIONS.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    resolved = policy.assumptions(mlops_readiness=readiness, horizon=horizon)
+    if len(_ASSUMPTIONS) >= 256:
+        _ASSUMPTIONS.clear()
+    _ASSUMPTIONS[key] = (policy, resolved)
+    return resolved
+
+
+_PRICED_CACHE_SIZE = 512
+
+
+def _priced(
+    catalogue: Catalogue, inputs: Inputs, policy: Policy, assumptions: OpsAssumptions
+) -> PricedCatalogue:
+    """The catalogue priced for this token profile, looked up on plain numbers.
+
+    Hashing two dataclasses per call cost more than the rest of the look-up; the
+    assumptions object comes from ``_assumptions`` and is kept alive by the
+    priced catalogue it keys, so its id stays unique while the entry exists.
+    """
+    known = inputs.token_profile_known
+    peak = inputs.peak_factor or policy.peak_factor_default
+    key = (
+        "priced-by-numbers",
+        id(assumptions),
+        inputs.avg_input_tokens if known else None,
+        inputs.avg_output_tokens if known else None,
+        peak if known else None,
+        inputs.cached_input_share if known else None,
+        inputs.batch_share if known else None,
+    )
+    cache = catalogue.derived
+    priced = cache.get(key)
+    if priced is None or priced.assumptions is not assumptions:
+        profile = (
+            TokenProfile(
+                avg_input_tokens=float(inputs.avg_input_tokens or 0),
+                avg_output_tokens=float(inputs.avg_output_tokens or 0),
+                peak_factor=peak,
+                cached_input_share=inputs.cached_input_share,
+                batch_share=inputs.batch_share,
+            )
+            if known
+            else None
+        )
+        priced = PricedCatalogue(catalogue, profile, assumptions)
+        if len(cache) >= _PRICED_CACHE_SIZE:
+            cache.clear()  # rare: more token profiles than a portfolio holds
+        cache[key] = priced
+    return priced
+
+
+def priced_for(inputs: Inputs, policy: Policy, catalogue: Catalogue) -> PricedCatalogue:
+    """The priced catalogue evaluate() uses for these inputs (for the planner)."""
+    assumptions = _assumptions(policy, inputs.mlops_readiness, inputs.horizon)
+    return _priced(catalogue, inputs, policy, assumptions)
+
+
 def workload_tier(
     workload: Workload, workloads: tuple[Workload, ...], need: str
 ) -> str:
     """``capability_need`` describes the most demanding workload; simpler ones are
     matched to the tier their complexity needs, never above ``need``."""
-    if workload.complexity == steps.most_demanding(workloads):
+    return _workload_tier(workload, steps.most_demanding(workloads), need)
+
+
+def _workload_tier(workload: Workload, hardest: str, need: str) -> str:
+    if workload.complexity == hardest:
         return need
     natural = _NATURAL_TIER[workload.complexity]
     return natural if TIER_RANK[natural] < TIER_RANK[need] else need
@@ -184,21 +280,8 @@ def evaluate(
     catalogue = catalogue if catalogue is not None else load_seed_catalogue()
     governance = steps.data_governance(inputs, policy)
     may_leave = not governance.decided
-    profile = (
-        TokenProfile(
-            avg_input_tokens=float(inputs.avg_input_tokens or 0),
-            avg_output_tokens=float(inputs.avg_output_tokens or 0),
-            peak_factor=inputs.peak_factor or policy.peak_factor_default,
-            cached_input_share=inputs.cached_input_share,
-            batch_share=inputs.batch_share,
-        )
-        if inputs.token_profile_known
-        else None
-    )
-    assumptions = policy.assumptions(
-        mlops_readiness=inputs.mlops_readiness, horizon=inputs.horizon
-    )
-    priced = priced_catalogue(catalogue, profile, assumptions)
+    assumptions = _assumptions(policy, inputs.mlops_readiness, inputs.horizon)
+    priced = _priced(catalogue, inputs, policy, assumptions)
     readiness = steps.operational_readiness(
         mlops_readiness=inputs.mlops_readiness, data_may_leave=may_leave
     )
@@ -235,8 +318,9 @@ def evaluate(
         inputs.workloads, inputs.capability_need, inputs.requests_per_day
     )
     assessed = []
+    hardest = steps.most_demanding(inputs.workloads)
     for workload in inputs.workloads:
-        tier = workload_tier(workload, inputs.workloads, inputs.capability_need)
+        tier = _workload_tier(workload, hardest, inputs.capability_need)
         requests = inputs.requests_per_day * workload.share / 100
         own = (
             whole
@@ -281,7 +365,7 @@ def evaluate(
     return Assessment(
         inputs=inputs,
         outcome=outcome,
-        summary=_summary(outcome, workloads, recommended),
+        _summary=lambda: _summary(outcome, workloads, recommended),
         steps=top_steps,
         costs=whole[0],
         workloads=workloads,
@@ -323,6 +407,24 @@ def _open_kind(
     return SELF_HOSTED if has_hosted else None
 
 
+def _forced_kind(inputs: Inputs, comparison: CostComparison) -> str:
+    """Data that must stay: self-hosted, or a managed offer inside our own
+    infrastructure (the only managed offers compare() gives such data) where
+    ML-ops is not established or the offer is cheaper."""
+    managed, hosted = comparison.managed, comparison.self_hosted
+    if managed is None:
+        return SELF_HOSTED
+    if hosted is None or inputs.mlops_readiness != "established":
+        return MANAGED
+    if (
+        managed.monthly_cost is not None
+        and hosted.monthly_cost is not None
+        and managed.monthly_cost < hosted.monthly_cost
+    ):
+        return MANAGED
+    return SELF_HOSTED
+
+
 def _open_is_cheaper(kind: str, vol: StepResult, comparison: CostComparison) -> bool:
     """Tie-break on cost, in a form that never flips back as volume grows."""
     if kind == SELF_HOSTED:
@@ -350,11 +452,20 @@ def _assess_workload(
     governance, vol, complexity, _readiness, timeline = step_results
     score = vol.lean + complexity.lean + timeline.lean
     forced = governance.decided
-    open_kind = SELF_HOSTED if forced else _open_kind(inputs, vol, comparison)
+    open_kind = (
+        _forced_kind(inputs, comparison)
+        if forced
+        else _open_kind(inputs, vol, comparison)
+    )
     why: list[str] = []
     if forced:
-        outcome = SELF_HOSTED
+        outcome = open_kind or SELF_HOSTED
         why.append("data governance requires it")
+        if outcome == MANAGED and comparison.managed is not None:
+            why.append(
+                f"{comparison.managed.hosted_by} runs it in a region and tenancy "
+                "policy counts as inside our infrastructure"
+            )
     elif open_kind is None:
         outcome = API
         why.append(
@@ -380,9 +491,10 @@ def _assess_workload(
         why.append("the steps balance out, so cost decides")
     close = not forced and (score == 0 or vol.close_call)
     chosen = comparison.option(outcome)
+    # Tips are only shown for close calls, so only close calls pay for them.
     tips = (
         ()
-        if forced
+        if forced or not close
         else _tips(
             inputs=inputs,
             workload=workload,
@@ -393,16 +505,19 @@ def _assess_workload(
             policy=policy,
         )
     )
-    rationale = _workload_rationale(
-        outcome=outcome,
-        score=score,
-        why=why,
-        step_results=step_results,
-        chosen=chosen,
-        comparison=comparison,
-        close=close,
-        tips=tips,
-    )
+
+    def rationale() -> str:
+        return _workload_rationale(
+            outcome=outcome,
+            score=score,
+            why=why,
+            step_results=step_results,
+            chosen=chosen,
+            comparison=comparison,
+            close=close,
+            tips=tips,
+        )
+
     return WorkloadAssessment(
         task_type=workload.task_type,
         share=workload.share,
@@ -413,11 +528,11 @@ def _assess_workload(
         model_key=chosen.model_key if chosen else None,
         model_name=chosen.model_name if chosen else None,
         monthly_cost=chosen.monthly_cost if chosen else None,
-        routing_rule=_routing_rule(workload, outcome, chosen),
-        rationale=rationale,
+        _routing_rule=lambda: _routing_rule(workload, outcome, chosen),
+        _rationale=rationale,
         score=score,
         close_call=close,
-        tips=tips if close else (),
+        tips=tips,
         steps=step_results,
         costs=comparison,
     )
@@ -632,7 +747,17 @@ def _deprecation_warnings(
 ) -> list[str]:
     if workload.outcome == SELF_HOSTED or workload.model_key is None:
         return []
-    model = catalogue.model(workload.model_key)
+    # The same few models and horizons recur: decide each pair once per catalogue.
+    key = ("deprecation", workload.model_key, months)
+    found = catalogue.derived.get(key)
+    if found is None:
+        found = catalogue.derived[key] = _deprecation_warning(
+            catalogue.model(workload.model_key), catalogue, months
+        )
+    return found
+
+
+def _deprecation_warning(model: Any, catalogue: Catalogue, months: int) -> list[str]:
     if model.deprecation_date is None:
         return []
     end = _add_months(dt.date.fromisoformat(catalogue.snapshot.date), months)

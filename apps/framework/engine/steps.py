@@ -6,11 +6,36 @@ Each returns a StepResult whose rationale names the numbers it used. ``lean`` is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .costs import CostComparison
 from .policy import Policy
 from .types import COMPLEXITIES, TASK_COMPLEXITY, Inputs, StepResult, Workload
+
+_MEMO: dict[tuple[Any, ...], tuple[object, StepResult]] = {}
+_MEMO_SIZE = 4_096
+
+
+def _memoised(
+    policy: object, key: tuple[Any, ...], build: Callable[[], StepResult]
+) -> StepResult:
+    """A step result reused for the same policy object and arguments.
+
+    Steps other than volume depend on a handful of choices, so across a portfolio
+    the same few results recur; they are immutable, so sharing them is safe. The
+    policy is matched by identity (and kept alive with the entry) because hashing
+    a whole policy costs more than the step.
+    """
+    full = (id(policy), *key)
+    hit = _MEMO.get(full)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    result = build()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[full] = (policy, result)
+    return result
 
 
 def fmt_count(value: float) -> str:
@@ -48,6 +73,16 @@ def reasons_data_may_not_leave(inputs: Inputs, policy: Policy) -> tuple[str, ...
 
 def data_governance(inputs: Inputs, policy: Policy) -> StepResult:
     """Step 1: data that may not leave decides open-source self-hosted outright."""
+    key = (
+        "data_governance",
+        inputs.data_classification,
+        inputs.special_categories,
+        inputs.must_stay_in_infrastructure,
+    )
+    return _memoised(policy, key, lambda: _data_governance(inputs, policy))
+
+
+def _data_governance(inputs: Inputs, policy: Policy) -> StepResult:
     reasons = reasons_data_may_not_leave(inputs, policy)
     numbers = {
         "data_classification": inputs.data_classification,
@@ -111,44 +146,77 @@ def _threshold_sentence(requests_per_day: float, policy: Policy) -> tuple[int, s
     )
 
 
+_BE_NUMBERS: dict[int, tuple[object, dict[str, object]]] = {}
+
+
+def _break_even_numbers(be: Any) -> dict[str, object]:
+    """The rounded break-even figures, once per comparison (shared by volumes)."""
+    hit = _BE_NUMBERS.get(id(be))
+    if hit is not None and hit[0] is be:
+        return hit[1]
+    point, gpu_only = be.fully_loaded.requests_per_day, be.gpu_only.requests_per_day
+    numbers: dict[str, object] = {
+        "break_even_fully_loaded": None if point is None else round(point),
+        "break_even_gpu_only": None if gpu_only is None else round(gpu_only),
+        "api_model": be.api_model_key,
+        "self_hosted_model": be.self_hosted_model_key,
+        "api_cost_per_request": round(be.api_cost_per_request, 6),
+        "self_hosted_marginal_cost_per_request": round(
+            be.self_hosted_marginal_cost_per_request, 6
+        ),
+    }
+    if len(_BE_NUMBERS) >= 4_096:
+        _BE_NUMBERS.clear()
+    _BE_NUMBERS[id(be)] = (be, numbers)
+    return numbers
+
+
+def _threshold_lean(requests_per_day: float, policy: Policy) -> int:
+    if requests_per_day < policy.volume_low:
+        return -1
+    return 1 if requests_per_day > policy.volume_high else 0
+
+
 def volume(
     *, requests_per_day: float, comparison: CostComparison, policy: Policy
 ) -> StepResult:
-    """Step 2: volume against the cost model's break-even (or fixed thresholds)."""
-    lean, sentence = _threshold_sentence(requests_per_day, policy)
+    """Step 2: volume against the cost model's break-even (or fixed thresholds).
+
+    The rationale is written only when read (see StepResult): this step runs for
+    every workload of every evaluation and its words are the costliest part.
+    """
+    lean = _threshold_lean(requests_per_day, policy)
     numbers: dict[str, object] = {
         "requests_per_day": round(requests_per_day, 1),
         "volume_low": policy.volume_low,
         "volume_high": policy.volume_high,
     }
+
+    def sentence() -> str:
+        return _threshold_sentence(requests_per_day, policy)[1]
+
     be = comparison.break_even
     if be is None:
         why = comparison.note or "No cost comparison is possible."
         return StepResult(
             step="volume",
             verdict=_VOLUME_VERDICT[lean],
-            rationale=f"{sentence}. {why} The fixed thresholds apply.",
+            rationale=lambda: f"{sentence()}. {why} The fixed thresholds apply.",
             lean=lean,
             numbers=numbers,
         )
     point, gpu_only = be.fully_loaded.requests_per_day, be.gpu_only.requests_per_day
-    numbers.update(
-        break_even_fully_loaded=None if point is None else round(point),
-        break_even_gpu_only=None if gpu_only is None else round(gpu_only),
-        api_model=be.api_model_key,
-        self_hosted_model=be.self_hosted_model_key,
-        api_cost_per_request=round(be.api_cost_per_request, 6),
-        self_hosted_marginal_cost_per_request=round(
-            be.self_hosted_marginal_cost_per_request, 6
-        ),
-    )
-    pair = f"{be.self_hosted_model_name} self-hosted against {be.api_model_name}"
+    numbers.update(_break_even_numbers(be))
+
+    def pair() -> str:
+        return f"{be.self_hosted_model_name} self-hosted against {be.api_model_name}"
+
     if point is None:
         return StepResult(
             step="volume",
             verdict="leans_proprietary",
-            rationale=(
-                f"{sentence}; but with your token profile a {pair} request costs "
+            rationale=lambda: (
+                f"{sentence()}; but with your token profile a {pair()} request costs "
                 f"{fmt_money(be.self_hosted_marginal_cost_per_request)} at the margin "
                 f"against {fmt_money(be.api_cost_per_request)}, so self-hosting never "
                 "breaks even on cost, at any volume."
@@ -164,36 +232,40 @@ def volume(
     else:
         lean = 0
     close = abs(requests_per_day - point) <= policy.close_call_margin * point
-    api_cost = comparison.api.monthly_cost if comparison.api else None
-    hosted_cost = (
-        comparison.self_hosted.monthly_cost if comparison.self_hosted else None
-    )
-    costs = ""
-    if api_cost is not None and hosted_cost is not None:
-        cheaper = "cheaper" if hosted_cost <= api_cost else "dearer"
-        costs = (
-            f" Here self-hosting is {cheaper}: {fmt_money(hosted_cost)} a month "
-            f"against {fmt_money(api_cost)}."
+
+    def text() -> str:
+        api_cost = comparison.api.monthly_cost if comparison.api else None
+        hosted_cost = (
+            comparison.self_hosted.monthly_cost if comparison.self_hosted else None
         )
-    gpu_text = (
-        f"{fmt_count(gpu_only)} counting GPU cost only"
-        if gpu_only is not None
-        else "never on GPU cost alone"
-    )
-    tip = ""
-    if close:
-        side = "below" if lean > 0 else "above"
-        tip = (
-            f" This is a close call: within {policy.close_call_margin:.0%} of the "
-            f"break-even; volume {side} {fmt_count(point)} a day would tip it."
+        costs = ""
+        if api_cost is not None and hosted_cost is not None:
+            cheaper = "cheaper" if hosted_cost <= api_cost else "dearer"
+            costs = (
+                f" Here self-hosting is {cheaper}: {fmt_money(hosted_cost)} a month "
+                f"against {fmt_money(api_cost)}."
+            )
+        gpu_text = (
+            f"{fmt_count(gpu_only)} counting GPU cost only"
+            if gpu_only is not None
+            else "never on GPU cost alone"
         )
+        tip = ""
+        if close:
+            side = "below" if lean > 0 else "above"
+            tip = (
+                f" This is a close call: within {policy.close_call_margin:.0%} of the "
+                f"break-even; volume {side} {fmt_count(point)} a day would tip it."
+            )
+        return (
+            f"{sentence()}; with your token profile the break-even for {pair()} is "
+            f"{fmt_count(point)} a day fully loaded ({gpu_text}).{costs}{tip}"
+        )
+
     return StepResult(
         step="volume",
         verdict=_VOLUME_VERDICT[lean],
-        rationale=(
-            f"{sentence}; with your token profile the break-even for {pair} is "
-            f"{fmt_count(point)} a day fully loaded ({gpu_text}).{costs}{tip}"
-        ),
+        rationale=text,
         lean=lean,
         close_call=close,
         numbers=numbers,
@@ -218,6 +290,28 @@ def task_complexity(
     policy: Policy,
 ) -> StepResult:
     """Step 3: how hard the tasks are, and whether open models can do them."""
+    args = (
+        tuple(workloads),
+        capability_tier,
+        context_tokens,
+        fine_tuning_data,
+        open_model_available,
+        data_may_leave,
+    )
+    return _memoised(
+        policy, ("task_complexity", *args), lambda: _task_complexity(*args, policy)
+    )
+
+
+def _task_complexity(
+    workloads: Sequence[Workload],
+    capability_tier: str,
+    context_tokens: int,
+    fine_tuning_data: bool,
+    open_model_available: bool,
+    data_may_leave: bool,
+    policy: Policy,
+) -> StepResult:
     complexity = most_demanding(workloads)
     mix = ""
     if len(workloads) > 1:
@@ -303,6 +397,14 @@ def task_complexity(
 
 def operational_readiness(*, mlops_readiness: str, data_may_leave: bool) -> StepResult:
     """Step 4: ML-ops capability decides how an open model can be hosted."""
+    return _memoised(
+        None,
+        ("operational_readiness", mlops_readiness, data_may_leave),
+        lambda: _operational_readiness(mlops_readiness, data_may_leave),
+    )
+
+
+def _operational_readiness(mlops_readiness: str, data_may_leave: bool) -> StepResult:
     numbers = {"mlops_readiness": mlops_readiness}
     warnings: tuple[str, ...] = ()
     if mlops_readiness == "none":
@@ -348,6 +450,14 @@ def operational_readiness(*, mlops_readiness: str, data_may_leave: bool) -> Step
 
 def strategic_timeline(*, horizon: str, policy: Policy) -> StepResult:
     """Step 5: a core capability leans open, an experiment leans proprietary."""
+    return _memoised(
+        policy,
+        ("strategic_timeline", horizon),
+        lambda: _strategic_timeline(horizon, policy),
+    )
+
+
+def _strategic_timeline(horizon: str, policy: Policy) -> StepResult:
     months = policy.horizon_months(horizon)
     numbers = {"horizon": horizon, "amortisation_months": months}
     if horizon == "core":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
@@ -344,22 +344,88 @@ def _read_workloads(read: FieldReader) -> tuple[Workload, ...]:
     return tuple(workloads)
 
 
-@dataclass(frozen=True, slots=True)
 class StepResult:
     """One step's verdict, explained in words with the numbers it used.
 
     ``lean`` is positive towards open models, negative towards proprietary APIs.
     ``decided`` marks a step that settles the outcome on its own (data governance).
+    ``rationale`` may be given as a function: the words are then written the
+    first time someone reads them, because most evaluations (the planner, the
+    re-assessment sweep) only need the verdicts and numbers.
     """
 
+    __slots__ = (
+        "_rationale",
+        "close_call",
+        "decided",
+        "lean",
+        "numbers",
+        "step",
+        "verdict",
+        "warnings",
+    )
     step: str
     verdict: str
-    rationale: str
-    lean: int = 0
-    decided: bool = False
-    close_call: bool = False
-    numbers: Mapping[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    lean: int
+    decided: bool
+    close_call: bool
+    numbers: Mapping[str, Any]
+    warnings: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        step: str,
+        verdict: str,
+        rationale: str | Callable[[], str],
+        lean: int = 0,
+        decided: bool = False,
+        close_call: bool = False,
+        numbers: Mapping[str, Any] | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "step", step)
+        setter(self, "verdict", verdict)
+        setter(self, "_rationale", rationale)
+        setter(self, "lean", lean)
+        setter(self, "decided", decided)
+        setter(self, "close_call", close_call)
+        setter(self, "numbers", {} if numbers is None else numbers)
+        setter(self, "warnings", warnings)
+
+    @property
+    def rationale(self) -> str:
+        text = self._rationale
+        if not isinstance(text, str):
+            text = text()
+            object.__setattr__(self, "_rationale", text)
+        return text
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"StepResult is immutable ({name})")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.step,
+            self.verdict,
+            self.rationale,
+            self.lean,
+            self.decided,
+            self.close_call,
+            dict(self.numbers),
+            self.warnings,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepResult):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # numbers is a mapping
+
+    def __repr__(self) -> str:
+        return f"StepResult(step={self.step!r}, verdict={self.verdict!r})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
