@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from apps.accounts.models import Team
 from apps.api.schema import BoundedListSerializer
 from apps.framework.models import Outcome, with_latest_assessment
-from apps.reviews.models import latest_decisions
+from apps.reviews.models import Decision, Pattern, latest_decisions
 from apps.usecases import lifecycle, services
 from apps.usecases.filters import UseCaseFilter
 from apps.usecases.models import SpecialCategory, UseCase, Workload
@@ -181,6 +182,103 @@ class UseCaseSerializer(serializers.ModelSerializer):
         )
 
 
+class DecisionSummarySerializer(serializers.ModelSerializer):
+    """The latest decision as a list shows it; the detail route has every field."""
+
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True
+    )
+    pattern = serializers.ChoiceField(
+        choices=Pattern.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "outcome",
+            "pattern",
+            "chosen_models",
+            "conditions",
+            "decided_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UseCaseListSerializer(serializers.ListSerializer):
+    """A page of use-cases: their latest decisions read in one query for the page."""
+
+    def to_representation(self, data):  # type: ignore[no-untyped-def]
+        rows = list(data)
+        wanted = [row.latest_decision_id for row in rows if row.latest_decision_id]
+        decisions = (
+            Decision.objects.filter(pk__in=wanted).select_related("decided_by")
+            if wanted
+            else []
+        )
+        by_id = {decision.pk: decision for decision in decisions}
+        for row in rows:
+            row.latest_decision = by_id.get(row.latest_decision_id)
+        return super().to_representation(rows)
+
+
+class UseCaseSummarySerializer(serializers.ModelSerializer):
+    """What a list needs of a use-case (GET /use-cases/); the rest is on the detail.
+
+    Field names are the detail's; `decision` is the latest decision's summary.
+    """
+
+    owner = serializers.CharField(source="owner_username", read_only=True)
+    team_name = serializers.CharField(read_only=True, allow_null=True)
+    workloads = WorkloadSerializer(many=True, read_only=True)
+    recommendation = serializers.ChoiceField(
+        source="latest_outcome",
+        choices=Outcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The latest assessment's outcome; null before the first one.",
+    )
+    estimated_monthly_cost = serializers.DecimalField(
+        source="latest_monthly_cost",
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="USD a month for the recommended option, from the latest assessment.",
+    )
+    decision = DecisionSummarySerializer(
+        source="latest_decision",
+        read_only=True,
+        allow_null=True,
+        help_text="The board's latest decision (null before there is one); its "
+        "routes, comment and the rest are on the use-case's own route.",
+    )
+
+    class Meta:
+        model = UseCase
+        list_serializer_class = UseCaseListSerializer
+        fields = [
+            "id",
+            "title",
+            "owner",
+            "team",
+            "team_name",
+            "status",
+            "data_classification",
+            "requests_per_day",
+            "workloads",
+            "recommendation",
+            "estimated_monthly_cost",
+            "reassessment_flagged_at",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "decision",
+        ]
+        read_only_fields = fields
+
+
 class UseCaseApiFilter(UseCaseFilter):
     """The pages' filters plus the latest assessment's outcome (DESIGN §7)."""
 
@@ -201,11 +299,24 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        use_cases = UseCase.objects.visible_to(self.request.user)
+        if self.action == "list":
+            # Only the columns a list shows; names and latest ids from the database.
+            return with_latest_assessment(use_cases.for_api_list()).annotate(
+                latest_decision_id=Subquery(
+                    Decision.objects.filter(use_case=OuterRef("pk"))
+                    .order_by("-created_at", "-pk")
+                    .values("pk")[:1]
+                )
+            )
         return with_latest_assessment(
-            UseCase.objects.visible_to(self.request.user)
-            .for_list()
-            .prefetch_related(latest_decisions())
+            use_cases.for_list().prefetch_related(latest_decisions())
         )
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if self.action == "list":
+            return UseCaseSummarySerializer
+        return UseCaseSerializer
 
     def create(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         # Checked before validation, so other roles learn nothing from field errors.
