@@ -258,6 +258,7 @@ def main() -> None:
             "CSRF_COOKIE_SECURE": "0",
             "LOG_LEVEL": "WARNING",
         }
+        manage(serve_env, "collectstatic", "--noinput")  # the pages' manifest
         server = subprocess.Popen(
             [
                 UVICORN,

@@ -78,12 +78,11 @@ class UseCaseQuerySet(models.QuerySet["UseCase"]):
     def for_api_list(self) -> UseCaseQuerySet:
         """The columns the API's list shows, owner and team names joined in SQL.
 
-        Annotates ``owner_username`` and ``team_name``; no related model is built.
+        Annotates ``owner_username`` and ``team_name``; no related model is built
+        (the API reads workloads for the whole page at once).
         """
-        return (
-            self.only(*self.model.LIST_FIELDS)
-            .annotate(owner_username=F("owner__username"), team_name=F("team__name"))
-            .prefetch_related("workloads")
+        return self.only(*self.model.LIST_FIELDS).annotate(
+            owner_username=F("owner__username"), team_name=F("team__name")
         )
 
 

@@ -2,11 +2,13 @@
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.reviews.models import Decision
 from apps.usecases.models import UseCase
 from tests.factories import UseCaseFactory
+from tests.portfolio.conftest import assess
 
 S = UseCase.Status
 URL = "/api/v1/use-cases/"
@@ -181,6 +183,35 @@ class TestUseCaseApi:
         detail = api_client.get(f"{URL}{use_case.pk}/").json()
         assert detail["description"] == use_case.description
         assert set(row) < set(detail)
+
+    def test_a_list_row_says_what_the_detail_says_in_the_same_format(
+        self, api_client, bob, alice
+    ):
+        use_case = UseCaseFactory(
+            owner=alice, workloads=[("classification", 70), ("reasoning", 30)]
+        )
+        assess(use_case, "proprietary_api", "1234.5")
+        Decision.objects.create(
+            use_case=use_case,
+            outcome="approved",
+            pattern="hybrid",
+            chosen_models=["claude-sonnet-4-6"],
+            conditions=["Review in 6 months"],
+            decided_by=bob,
+        )
+        UseCase.objects.filter(pk=use_case.pk).update(
+            reassessment_flagged_at=timezone.now()
+        )
+        api_client.force_authenticate(bob)
+        row = api_client.get(URL).json()["results"][0]
+        detail = api_client.get(f"{URL}{use_case.pk}/").json()
+        assert row["estimated_monthly_cost"] == "1234.50"
+        assert row["reassessment_flagged_at"] is not None
+        assert {k: v for k, v in row.items() if k != "decision"} == {
+            k: detail[k] for k in row if k != "decision"
+        }
+        assert row["decision"] == {k: detail["decision"][k] for k in row["decision"]}
+        assert row["decision"]["decided_by"] == "bob"
 
 
 @pytest.mark.django_db
