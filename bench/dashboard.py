@@ -463,6 +463,8 @@ def main() -> int:
     # it also records each query, a few per request: negligible here.
     os.environ["DEBUG"] = "1"
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # No connection pool: the bench switches databases by closing the connection.
+    os.environ["DB_POOL_MAX"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 

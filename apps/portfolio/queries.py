@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.models import Team
 from apps.endpoints.models import DailyUsage, MonthlyUsage
 from apps.framework.models import Outcome, with_latest_assessment
 from apps.reviews.models import Decision
@@ -801,7 +802,7 @@ def spend_page(
     last = list(tail) if tail is not None else []
     if limit is None:
         every = [*first, *body, *last]
-        return len(every), every
+        return len(every), _with_labels(every, group_by)
     rows = first[offset : offset + limit]
     wanted = limit - len(rows)
     body_offset = max(offset - len(first), 0)
@@ -825,7 +826,28 @@ def spend_page(
     tail_offset = max(offset - len(first) - body_count, 0)
     if wanted:
         rows += last[tail_offset : tail_offset + wanted]
-    return len(first) + body_count + len(last), rows
+    return len(first) + body_count + len(last), _with_labels(rows, group_by)
+
+
+#: Groups whose label is another table's column: read for the rows shown only,
+#: so the grouped queries need no join.
+_LABELS: dict[str, tuple[type[Any], str]] = {
+    "use_case": (UseCase, "title"),
+    "team": (Team, "name"),
+}
+
+
+def _with_labels(rows: list[dict[str, Any]], group_by: str) -> list[dict[str, Any]]:
+    """Add the label field to ``rows`` (one query for their keys, if any)."""
+    if group_by not in _LABELS:
+        return rows
+    model, column = _LABELS[group_by]
+    key_field, label_field = GROUPS[group_by]
+    keys = {row[key_field] for row in rows} - {None}
+    labels = dict(model.objects.filter(pk__in=keys).values_list("pk", column))
+    for row in rows:
+        row[label_field] = labels.get(row[key_field])
+    return rows
 
 
 def _spend_segments(
@@ -833,8 +855,8 @@ def _spend_segments(
 ) -> tuple[QuerySet[Any] | None, QuerySet[Any], QuerySet[Any] | None]:
     """The grouped queries of a report, in period order: the days before the
     whole months, the whole months (or every day, by day), the days after."""
-    key_field, label_field = GROUPS[group_by]
-    fields = ["period", key_field] + ([label_field] if label_field != key_field else [])
+    key_field = GROUPS[group_by][0]
+    fields = ["period", key_field]
 
     def grouped(rows: QuerySet[Any]) -> QuerySet[Any]:
         return (

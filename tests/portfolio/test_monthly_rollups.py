@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.endpoints.models import DailyUsage, MonthlyUsage, UsageSample
 from apps.endpoints.services import rollup_day
+from apps.usecases.models import UseCase
 from tests.factories import UseCaseFactory
 
 SPEND = "/api/v1/spend/"
@@ -175,9 +176,13 @@ def test_a_spend_page_runs_a_fixed_number_of_queries(
     api_client.get(SPEND, {"group_by": "vendor"})  # warms the user's cached roles
     params = {"group_by": "use_case", "start": START, "end": END, "page_size": 200}
     # The days before the whole months, the whole months with their count, the
-    # days after them: one grouped query each, whatever the number of rows.
+    # days after them: one grouped query each, whatever the number of rows; then
+    # the titles of the use-cases on the page.
     queries, body = _spend_queries(api_client, params)
-    assert (queries, body["count"]) == (3, rows * 4)
+    assert (queries, body["count"]) == (4, rows * 4)
+    assert {row["label"] for row in body["results"]} == set(
+        UseCase.objects.values_list("title", flat=True)
+    )
     # A page of the cut January only: the whole months are counted, not fetched.
     queries, body = _spend_queries(api_client, {**params, "page_size": rows})
-    assert (queries, body["count"], len(body["results"])) == (3, rows * 4, rows)
+    assert (queries, body["count"], len(body["results"])) == (4, rows * 4, rows)
