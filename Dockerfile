@@ -16,4 +16,6 @@ RUN DEBUG=0 SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only-build-only-bui
 
 USER portal
 EXPOSE 8000
-CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# uvloop and httptools: the fast event loop and HTTP parser (docs/operations.md). One
+# worker a core unless WEB_CONCURRENCY says otherwise (mind the database pool bound).
+CMD ["sh", "-c", "exec uvicorn portal.asgi:application --host 0.0.0.0 --port 8000 --loop uvloop --http httptools --workers ${WEB_CONCURRENCY:-$(nproc)}"]

@@ -57,7 +57,10 @@ def test_compose_runs_every_service_with_a_health_check():
     for name in ("web", "worker", "beat"):
         assert services[name]["environment"]["DEBUG"] == "0"
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
-    assert '"uvicorn", "portal.asgi:application"' in (ROOT / "Dockerfile").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "exec uvicorn portal.asgi:application" in dockerfile
+    assert "--loop uvloop --http httptools" in dockerfile
+    assert "--workers ${WEB_CONCURRENCY:-$(nproc)}" in dockerfile
 
 
 def test_compose_settings_pass_the_deploy_check_on_postgres_and_redis(tmp_path):

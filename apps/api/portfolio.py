@@ -18,11 +18,12 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import InvalidPage
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +41,7 @@ from apps.portfolio.queries import (
     Filters,
     add_months,
     build_overview,
+    spend_page,
     spend_rows,
     utc_today,
 )
@@ -202,21 +204,47 @@ class SpendView(PortfolioAPIView):
         query = SpendQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        rows = spend_rows(
-            user=request.user,
-            group_by=params["group_by"],
-            start=params["start"],
-            end=params["end"],
-            period=params["period"],
-        )
+        window = {
+            "user": request.user,
+            "group_by": params["group_by"],
+            "start": params["start"],
+            "end": params["end"],
+            "period": params["period"],
+        }
         shape = _spend_row_shaper(params["group_by"], params["period"])
         paginator = PageNumberPagination()
         paginator.check(request)  # CSV ignores them, but they must be valid
         if request.accepted_renderer.format == "csv":
-            return Response([shape(row) for row in rows])
-        page = paginator.paginate_queryset(rows, request, view=self)
-        data = SpendRowSerializer([shape(row) for row in page], many=True).data
+            return Response([shape(row) for row in spend_rows(**window)])
+        # One grouped query gives the page and the count (no second pass).
+        size = paginator.get_page_size(request)
+        number = paginator.get_page_number(request, None)
+        count, rows = spend_page(**window, offset=(number - 1) * size, limit=size)
+        _set_page(paginator, request, count=count, size=size, number=number)
+        data = SpendRowSerializer([shape(row) for row in rows], many=True).data
         return paginator.get_paginated_response(data)
+
+
+def _set_page(
+    paginator: PageNumberPagination,
+    request: Request,
+    *,
+    count: int,
+    size: int,
+    number: int,
+) -> None:
+    """Give ``paginator`` the page a view fetched itself, for its links and count.
+
+    A page past the last one is a 404, as DRF answers.
+    """
+    pages = paginator.django_paginator_class(range(count), size)
+    try:
+        paginator.page = pages.page(number)
+    except InvalidPage as exc:
+        raise NotFound(
+            paginator.invalid_page_message.format(page_number=number, message=exc)
+        ) from exc
+    paginator.request = request
 
 
 def _spend_row_shaper(group_by: str, period: str):  # type: ignore[no-untyped-def]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import django_filters
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -15,8 +18,8 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Team
 from apps.api.schema import BoundedListSerializer
-from apps.framework.models import Outcome, with_latest_assessment
-from apps.reviews.models import latest_decisions
+from apps.framework.models import Assessment, Outcome, with_latest_assessment
+from apps.reviews.models import Decision, Pattern, latest_decisions
 from apps.usecases import lifecycle, services
 from apps.usecases.filters import UseCaseFilter
 from apps.usecases.models import SpecialCategory, UseCase, Workload
@@ -181,6 +184,166 @@ class UseCaseSerializer(serializers.ModelSerializer):
         )
 
 
+class DecisionSummarySerializer(serializers.ModelSerializer):
+    """The latest decision as a list shows it; the detail route has every field."""
+
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True
+    )
+    pattern = serializers.ChoiceField(
+        choices=Pattern.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "outcome",
+            "pattern",
+            "chosen_models",
+            "conditions",
+            "decided_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UseCaseListSerializer(serializers.ListSerializer):
+    """A page of use-cases in three queries: the page, its workloads, its latest
+    decisions (plain rows: no model built for either)."""
+
+    def to_representation(self, data):  # type: ignore[no-untyped-def]
+        rows = list(data)
+        workloads: dict[int, list[dict]] = defaultdict(list)
+        for workload in (
+            Workload.objects.filter(use_case_id__in=[row.pk for row in rows])
+            .order_by("-share", "pk")
+            .values("use_case_id", "id", "task_type", "share", "notes")
+        ):
+            workloads[workload.pop("use_case_id")].append(workload)
+        wanted = [row.latest_decision_id for row in rows if row.latest_decision_id]
+        decisions = {
+            decision["id"]: decision
+            for decision in Decision.objects.filter(pk__in=wanted).values(
+                "id",
+                "outcome",
+                "pattern",
+                "chosen_models",
+                "conditions",
+                "created_at",
+                decided_by_name=F("decided_by__username"),
+            )
+        }
+        summarise = self.child.summarise
+        return [
+            summarise(row, workloads[row.pk], decisions.get(row.latest_decision_id))
+            for row in rows
+        ]
+
+
+class UseCaseSummarySerializer(serializers.ModelSerializer):
+    """What a list needs of a use-case (GET /use-cases/); the rest is on the detail.
+
+    Field names are the detail's; `decision` is the latest decision's summary. The
+    fields below give the schema; :meth:`summarise` writes the same JSON straight
+    from the columns, since a page of 100 through DRF's fields costs more than its
+    queries.
+    """
+
+    owner = serializers.CharField(source="owner_username", read_only=True)
+    team_name = serializers.CharField(read_only=True, allow_null=True)
+    workloads = WorkloadSerializer(many=True, read_only=True)
+    recommendation = serializers.ChoiceField(
+        source="latest_outcome",
+        choices=Outcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The latest assessment's outcome; null before the first one.",
+    )
+    estimated_monthly_cost = serializers.DecimalField(
+        source="latest_monthly_cost",
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="USD a month for the recommended option, from the latest assessment.",
+    )
+    decision = DecisionSummarySerializer(
+        source="latest_decision",
+        read_only=True,
+        allow_null=True,
+        help_text="The board's latest decision (null before there is one); its "
+        "routes, comment and the rest are on the use-case's own route.",
+    )
+
+    class Meta:
+        model = UseCase
+        list_serializer_class = UseCaseListSerializer
+        fields = [
+            "id",
+            "title",
+            "owner",
+            "team",
+            "team_name",
+            "status",
+            "data_classification",
+            "requests_per_day",
+            "workloads",
+            "recommendation",
+            "estimated_monthly_cost",
+            "reassessment_flagged_at",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "decision",
+        ]
+        read_only_fields = fields
+
+    def summarise(
+        self, row: UseCase, workloads: list[dict], decision: dict | None
+    ) -> dict:
+        """One row as the fields above would write it (same names, same formats)."""
+        moment = _DATETIME.to_representation
+        cost = row.latest_monthly_cost
+        flagged = row.reassessment_flagged_at
+        submitted = row.submitted_at
+        if decision is not None:
+            decision = {
+                "id": decision["id"],
+                "outcome": decision["outcome"],
+                "pattern": decision["pattern"],
+                "chosen_models": decision["chosen_models"],
+                "conditions": decision["conditions"],
+                "decided_by": decision["decided_by_name"],
+                "created_at": moment(decision["created_at"]),
+            }
+        return {
+            "id": row.pk,
+            "title": row.title,
+            "owner": row.owner_username,
+            "team": row.team_id,
+            "team_name": row.team_name,
+            "status": row.status,
+            "data_classification": row.data_classification,
+            "requests_per_day": row.requests_per_day,
+            "workloads": workloads,
+            "recommendation": row.latest_outcome,
+            "estimated_monthly_cost": None
+            if cost is None
+            else _MONEY.to_representation(cost),
+            "reassessment_flagged_at": None if flagged is None else moment(flagged),
+            "created_at": moment(row.created_at),
+            "updated_at": moment(row.updated_at),
+            "submitted_at": None if submitted is None else moment(submitted),
+            "decision": decision,
+        }
+
+
+#: DRF's own formats for the summary's date-times and amounts.
+_DATETIME = serializers.DateTimeField()
+_MONEY = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class UseCaseApiFilter(UseCaseFilter):
     """The pages' filters plus the latest assessment's outcome (DESIGN §7)."""
 
@@ -201,11 +364,29 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        use_cases = UseCase.objects.visible_to(self.request.user)
+        if self.action == "list":
+            # Only the columns a list shows; names and latest ids from the database.
+            latest = Assessment.objects.filter(use_case=OuterRef("pk")).order_by(
+                "-created_at", "-pk"
+            )
+            return use_cases.for_api_list().annotate(
+                latest_outcome=Subquery(latest.values("outcome")[:1]),
+                latest_monthly_cost=Subquery(latest.values("monthly_cost")[:1]),
+                latest_decision_id=Subquery(
+                    Decision.objects.filter(use_case=OuterRef("pk"))
+                    .order_by("-created_at", "-pk")
+                    .values("pk")[:1]
+                ),
+            )
         return with_latest_assessment(
-            UseCase.objects.visible_to(self.request.user)
-            .for_list()
-            .prefetch_related(latest_decisions())
+            use_cases.for_list().prefetch_related(latest_decisions())
         )
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if self.action == "list":
+            return UseCaseSummarySerializer
+        return UseCaseSerializer
 
     def create(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         # Checked before validation, so other roles learn nothing from field errors.

@@ -527,7 +527,9 @@ class UsageSample(models.Model):
         return f"{self.series} @ {self.bucket_start:%Y-%m-%d %H:%M}"
 
 
-class DailyUsageQuerySet(models.QuerySet["DailyUsage"]):
+class DailyUsageQuerySet(models.QuerySet):
+    """Rollup rows (daily or monthly) the user may read."""
+
     def visible_to(self, user: User) -> DailyUsageQuerySet:
         if not user.is_authenticated or not user.is_active:
             return self.none()
@@ -581,6 +583,52 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.endpoint_id} {self.model}"
+
+
+class MonthlyUsage(models.Model):
+    """Per calendar month: the month's daily rows summed, for reports over long periods.
+
+    Kept in step with :class:`DailyUsage` by the rollups (every day a poll rebuilds
+    also rebuilds its month), so a year's report reads twelve rows a group instead
+    of 365. ``month`` is the month's first day.
+    """
+
+    month = models.DateField()
+    endpoint = models.ForeignKey(
+        ServingEndpoint, on_delete=models.CASCADE, related_name="monthly_usage"
+    )
+    use_case = models.ForeignKey(
+        UseCase,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="monthly_usage",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model = models.CharField(max_length=200, blank=True)
+    vendor = models.CharField(max_length=80, blank=True)
+    location = models.CharField(
+        max_length=10, choices=ServingEndpoint.Location.choices, blank=True
+    )
+    requests = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
+
+    objects = DailyUsageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-month", "endpoint_id", "pk"]
+        indexes = [
+            models.Index(fields=["month", "endpoint"]),
+            models.Index(fields=["use_case", "month"]),
+        ]
+        verbose_name_plural = "monthly usage"
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.endpoint_id} {self.model}"
 
 
 class PollEvent(models.Model):

@@ -1,8 +1,11 @@
 """What the portfolio pages and API read.
 
-Everything here reads the daily rollups (:class:`apps.endpoints.models.DailyUsage`),
-never the raw samples, and issues a fixed number of queries whatever the number of
-use-cases, days or samples: grouped aggregates, merged in Python.
+Everything here reads the rollups, never the raw samples, and issues a fixed number
+of queries whatever the number of use-cases, days or samples: grouped aggregates,
+merged in Python. A period is read as its whole calendar months from the monthly
+rollups (:class:`apps.endpoints.models.MonthlyUsage`) and its remaining days from
+the daily ones (:class:`apps.endpoints.models.DailyUsage`), so a year costs about
+what a month costs (:func:`split_period`).
 
 Days are UTC days, as the rollups are.
 """
@@ -17,12 +20,13 @@ from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Coalesce, TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.endpoints.models import DailyUsage
+from apps.accounts.models import Team
+from apps.endpoints.models import DailyUsage, MonthlyUsage
 from apps.framework.models import Outcome, with_latest_assessment
 from apps.reviews.models import Decision
 from apps.usecases.models import UseCase
@@ -116,6 +120,45 @@ def months_between(start: date, end: date) -> list[date]:
 
 
 @dataclass(frozen=True, slots=True)
+class Split:
+    """A period as whole calendar months and the days left over at either end."""
+
+    #: First days of the first and last whole month, or None when there is none.
+    months: tuple[date, date] | None
+    #: The other days, as inclusive (first, last) ranges: at most one at each end.
+    days: tuple[tuple[date, date], ...]
+
+    @property
+    def month_q(self) -> Q:
+        """Monthly rollup rows of the whole months (matches nothing without any)."""
+        if self.months is None:
+            return Q(pk__in=[])
+        return Q(month__gte=self.months[0], month__lte=self.months[1])
+
+    @property
+    def day_q(self) -> Q:
+        """Daily rollup rows of the leftover days (matches nothing without any)."""
+        rule = Q(pk__in=[])
+        for first, last in self.days:
+            rule |= Q(date__gte=first, date__lte=last)
+        return rule
+
+
+def split_period(start: date, end: date) -> Split:
+    """``start``..``end`` (inclusive) as whole months plus leftover days."""
+    first = start if start.day == 1 else add_months(start, 1)
+    last = month_start(end) if end == month_end(end) else add_months(end, -1)
+    if first > last:
+        return Split(months=None, days=((start, end),))
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if end > month_end(last):
+        days.append((month_end(last) + timedelta(days=1), end))
+    return Split(months=(first, last), days=tuple(days))
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     """The overview's filters: a team, an outcome and a named period."""
 
@@ -174,14 +217,19 @@ def with_effective_outcome(use_cases: QuerySet[UseCase]) -> QuerySet[UseCase]:
     )
 
 
-def scoped_usage(user: User, filters: Filters | None = None) -> QuerySet[DailyUsage]:
-    """Daily rollups the user may read, narrowed by the filters' team and outcome.
+def scoped_usage(
+    user: User,
+    filters: Filters | None = None,
+    *,
+    rollup: type[DailyUsage] | type[MonthlyUsage] = DailyUsage,
+) -> QuerySet[Any]:
+    """Daily (or monthly) rollups the user may read, narrowed by team and outcome.
 
     Spend belongs to the team of the endpoint mapping (the use-case's team unless
     the mapping names another); rows without a use-case (idle self-hosted capacity,
     team-level mappings) are read only by those who read everything.
     """
-    rows = DailyUsage.objects.all()
+    rows = rollup.objects.all()
     if not user.reads_everything:
         rows = rows.filter(use_case__in=portfolio_use_cases(user).values("pk"))
     if filters is None:
@@ -506,14 +554,20 @@ def _use_case_rows(user: User, filters: Filters) -> list[UseCaseRow]:
 def _usage_by_use_case(
     user: User, filters: Filters, *, start: date, end: date, today: date
 ) -> dict[int | None, dict[str, Any]]:
-    """Per use-case: spend and requests in the period, this month, the last 30 days."""
+    """Per use-case: spend and requests in the period, this month, the last 30 days.
+
+    The period's whole months come from the monthly rollups (one grouped query),
+    the rest from the daily ones: the leftover days of the period, this month and
+    the last 30 days (one grouped query over at most a few weeks).
+    """
     first_of_month = month_start(today)
     last30 = today - timedelta(days=29)
-    since = min(start, first_of_month, last30)
-    period = Q(date__gte=start, date__lte=end)
+    split = split_period(start, end)
+    period = split.day_q
+    recent = Q(date__gte=min(first_of_month, last30), date__lte=today)
     rows = (
         scoped_usage(user, filters)
-        .filter(date__gte=since, date__lte=max(end, today))
+        .filter(period | recent)
         .values("use_case_id")
         .annotate(
             period_cost=Coalesce(Sum("cost", filter=period), Value(ZERO)),
@@ -528,7 +582,24 @@ def _usage_by_use_case(
         )
         .order_by()
     )
-    return {row.pop("use_case_id"): _decimals(row) for row in rows}
+    usage = {row.pop("use_case_id"): _decimals(row) for row in rows}
+    if split.months is None:
+        return usage
+    months = (
+        scoped_usage(user, filters, rollup=MonthlyUsage)
+        .filter(split.month_q)
+        .values("use_case_id")
+        .annotate(period_cost=Sum("cost"), period_requests=Sum("requests"))
+        .order_by()
+    )
+    for row in months:
+        sums = usage.setdefault(
+            row["use_case_id"],
+            {"period_cost": ZERO, "period_requests": 0, "mtd": ZERO, "last30": ZERO},
+        )
+        sums["period_cost"] += exact(row["period_cost"])
+        sums["period_requests"] += row["period_requests"] or 0
+    return usage
 
 
 def _decimals(row: dict[str, Any]) -> dict[str, Any]:
@@ -569,29 +640,40 @@ def _allocation(rows: Iterable[UseCaseRow], *, days: int) -> list[AllocationRow]
 def _monthly_series(
     user: User, filters: Filters, *, start: date, end: date
 ) -> tuple[MonthlySeries, MonthlySeries]:
-    """Spend a month by vendor and by team, from one grouped query."""
+    """Spend a month by vendor and by team: whole months from the monthly rollups,
+    leftover days from the daily ones (a grouped query each)."""
     months = months_between(start, end)
     index = {month: i for i, month in enumerate(months)}
     vendors: dict[str, list[Decimal]] = {}
     teams: dict[str, list[Decimal]] = {}
-    rows = (
+    split = split_period(start, end)
+    sources = [
         scoped_usage(user, filters)
-        .filter(date__gte=start, date__lte=end)
-        .annotate(month=TruncMonth("date"))
-        .values("month", "vendor", "team__name")
-        .annotate(cost=Sum("cost"))
-        .order_by()
-    )
-    for row in rows:
-        month = row["month"]
-        if hasattr(month, "date"):  # a datetime on some backends
-            month = month.date()
-        i = index[month]
-        cost = exact(row["cost"])
-        vendor = row["vendor"] or "Unknown vendor"
-        team = row["team__name"] or "No team"
-        vendors.setdefault(vendor, [ZERO] * len(months))[i] += cost
-        teams.setdefault(team, [ZERO] * len(months))[i] += cost
+        .filter(split.day_q)
+        .annotate(month_of=TruncMonth("date"))
+    ]
+    if split.months is not None:
+        sources.append(
+            scoped_usage(user, filters, rollup=MonthlyUsage)
+            .filter(split.month_q)
+            .annotate(month_of=F("month"))
+        )
+    for source in sources:
+        rows = (
+            source.values("month_of", "vendor", "team__name")
+            .annotate(sum_cost=Sum("cost"))
+            .order_by()
+        )
+        for row in rows:
+            month = row["month_of"]
+            if hasattr(month, "date"):  # a datetime on some backends
+                month = month.date()
+            i = index[month]
+            cost = exact(row["sum_cost"])
+            vendor = row["vendor"] or "Unknown vendor"
+            team = row["team__name"] or "No team"
+            vendors.setdefault(vendor, [ZERO] * len(months))[i] += cost
+            teams.setdefault(team, [ZERO] * len(months))[i] += cost
 
     def ordered(series: dict[str, list[Decimal]]) -> MonthlySeries:
         items = sorted(series.items(), key=lambda item: (-sum(item[1], ZERO), item[0]))
@@ -686,28 +768,130 @@ GROUPS: dict[str, tuple[str, str]] = {
 
 def spend_rows(
     *, user: User, group_by: str, start: date, end: date, period: str = "month"
-) -> QuerySet[DailyUsage]:
-    """Spend and usage grouped by ``group_by`` and by month (or by day).
+) -> list[dict[str, Any]]:
+    """Every row of :func:`spend_page` (for CSV), in the same order."""
+    return spend_page(
+        user=user, group_by=group_by, start=start, end=end, period=period
+    )[1]
+
+
+def spend_page(
+    *,
+    user: User,
+    group_by: str,
+    start: date,
+    end: date,
+    period: str = "month",
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Spend and usage grouped by ``group_by`` and by month (or by day): the total
+    number of rows, and ``limit`` of them from ``offset`` (all when None).
 
     Rows are dicts: ``period`` (the month's first day, or the day), the group's
     key and label fields (see ``GROUPS``), ``requests``, ``input_tokens``,
-    ``output_tokens`` and ``cost``.
+    ``output_tokens`` and ``cost``; ordered by period, then key. By month, whole
+    months are read from the monthly rollups, the days of a month cut by
+    ``start`` or ``end`` from the daily ones (at most one month at each end). The
+    sums are computed once: the page's query also counts the rows (a window).
     """
-    key_field, label_field = GROUPS[group_by]
-    rows = scoped_usage(user).filter(date__gte=start, date__lte=end)
-    if period == "day":
-        rows = rows.annotate(period=F("date"))
-    else:
-        rows = rows.annotate(period=TruncMonth("date"))
-    fields = ["period", key_field] + ([label_field] if label_field != key_field else [])
-    return (
-        rows.values(*fields)
-        .annotate(
-            requests=Sum("requests"),
-            input_tokens=Sum("input_tokens"),
-            output_tokens=Sum("output_tokens"),
-            cost=Sum("cost"),
-        )
-        # By key, not label: sorting thousands of titles by collation is slow.
-        .order_by("period", key_field)
+    head, body, tail = _spend_segments(
+        user=user, group_by=group_by, start=start, end=end, period=period
     )
+    first = list(head) if head is not None else []
+    last = list(tail) if tail is not None else []
+    if limit is None:
+        every = [*first, *body, *last]
+        return len(every), _with_labels(every, group_by)
+    rows = first[offset : offset + limit]
+    wanted = limit - len(rows)
+    body_offset = max(offset - len(first), 0)
+    middle: list[dict[str, Any]] = []
+    if wanted:
+        middle = list(
+            body.annotate(full_count=Window(Count("*")))[
+                body_offset : body_offset + wanted
+            ]
+        )
+    if middle:
+        body_count = middle[0]["full_count"]
+        for row in middle:
+            del row["full_count"]
+    elif wanted and not body_offset:
+        body_count = 0
+    else:  # the page is all before or all after the whole months
+        body_count = body.count()
+    rows += middle
+    wanted -= len(middle)
+    tail_offset = max(offset - len(first) - body_count, 0)
+    if wanted:
+        rows += last[tail_offset : tail_offset + wanted]
+    return len(first) + body_count + len(last), _with_labels(rows, group_by)
+
+
+#: Groups whose label is another table's column: read for the rows shown only,
+#: so the grouped queries need no join.
+_LABELS: dict[str, tuple[type[Any], str]] = {
+    "use_case": (UseCase, "title"),
+    "team": (Team, "name"),
+}
+
+
+def _with_labels(rows: list[dict[str, Any]], group_by: str) -> list[dict[str, Any]]:
+    """Add the label field to ``rows`` (one query for their keys, if any)."""
+    if group_by not in _LABELS:
+        return rows
+    model, column = _LABELS[group_by]
+    key_field, label_field = GROUPS[group_by]
+    keys = {row[key_field] for row in rows} - {None}
+    labels = dict(model.objects.filter(pk__in=keys).values_list("pk", column))
+    for row in rows:
+        row[label_field] = labels.get(row[key_field])
+    return rows
+
+
+def _spend_segments(
+    *, user: User, group_by: str, start: date, end: date, period: str
+) -> tuple[QuerySet[Any] | None, QuerySet[Any], QuerySet[Any] | None]:
+    """The grouped queries of a report, in period order: the days before the
+    whole months, the whole months (or every day, by day), the days after."""
+    key_field = GROUPS[group_by][0]
+    fields = ["period", key_field]
+
+    def grouped(rows: QuerySet[Any]) -> QuerySet[Any]:
+        return (
+            rows.values(*fields)
+            .annotate(
+                requests=Sum("requests"),
+                input_tokens=Sum("input_tokens"),
+                output_tokens=Sum("output_tokens"),
+                cost=Sum("cost"),
+            )
+            # By key, not label: sorting thousands of titles by collation is slow.
+            .order_by("period", key_field)
+        )
+
+    daily = scoped_usage(user)
+    if period == "day":
+        days = daily.filter(date__gte=start, date__lte=end)
+        return None, grouped(days.annotate(period=F("date"))), None
+    split = split_period(start, end)
+    if split.months is None:
+        days = daily.filter(date__gte=start, date__lte=end)
+        return None, grouped(days.annotate(period=TruncMonth("date"))), None
+    first, last = split.months
+    head = tail = None
+    for low, high in split.days:
+        days = grouped(
+            daily.filter(date__gte=low, date__lte=high).annotate(
+                period=TruncMonth("date")
+            )
+        )
+        if high < first:
+            head = days
+        else:
+            tail = days
+    months = scoped_usage(user, rollup=MonthlyUsage).filter(
+        month__gte=first, month__lte=last
+    )
+    return head, grouped(months.annotate(period=F("month"))), tail

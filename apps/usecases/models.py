@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -75,6 +75,16 @@ class UseCaseQuerySet(models.QuerySet["UseCase"]):
     def for_list(self) -> UseCaseQuerySet:
         return self.select_related("owner", "team").prefetch_related("workloads")
 
+    def for_api_list(self) -> UseCaseQuerySet:
+        """The columns the API's list shows, owner and team names joined in SQL.
+
+        Annotates ``owner_username`` and ``team_name``; no related model is built
+        (the API reads workloads for the whole page at once).
+        """
+        return self.only(*self.model.LIST_FIELDS).annotate(
+            owner_username=F("owner__username"), team_name=F("team__name")
+        )
+
 
 class UseCase(models.Model):
     """A request to use AI for one business purpose, with its data and traffic."""
@@ -105,6 +115,20 @@ class UseCase(models.Model):
         CORE = "core", "Core: a capability we will run for years"
 
     EDITABLE_STATUSES = (Status.DRAFT, Status.CHANGES_REQUESTED)
+    #: The columns lists read (`UseCaseQuerySet.for_api_list`).
+    LIST_FIELDS = (
+        "id",
+        "title",
+        "owner_id",
+        "team_id",
+        "status",
+        "data_classification",
+        "requests_per_day",
+        "reassessment_flagged_at",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+    )
 
     title = models.CharField(max_length=200)
     description = models.TextField()

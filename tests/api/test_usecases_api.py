@@ -2,10 +2,13 @@
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.accounts.models import ApiToken
+from apps.reviews.models import Decision
 from apps.usecases.models import UseCase
 from tests.factories import UseCaseFactory
+from tests.portfolio.conftest import assess
 
 S = UseCase.Status
 URL = "/api/v1/use-cases/"
@@ -130,16 +133,86 @@ class TestUseCaseApi:
 
     @pytest.mark.parametrize("rows", [5, 50])
     def test_list_runs_a_constant_number_of_queries(
-        self, api_client, bob, alice, django_assert_max_num_queries, rows
+        self, api_client, bob, alice, django_assert_num_queries, rows
     ):
-        for _ in range(rows):
-            UseCaseFactory(
+        for index in range(rows):
+            use_case = UseCaseFactory(
                 owner=alice, workloads=[("classification", 50), ("reasoning", 50)]
             )
+            for outcome in ("changes_requested", "approved")[: index % 3]:
+                Decision.objects.create(
+                    use_case=use_case, outcome=outcome, decided_by=bob
+                )
         api_client.force_authenticate(bob)
-        with django_assert_max_num_queries(6):
+        # The caller's roles, the count, the page, its workloads, its decisions.
+        with django_assert_num_queries(5):
             response = api_client.get(URL, {"page_size": 100})
-        assert response.json()["count"] == rows
+        body = response.json()
+        assert body["count"] == rows
+        decided = [row["decision"] for row in body["results"] if row["decision"]]
+        assert len(decided) == len([i for i in range(rows) if i % 3])
+        # The latest decision of each, not the first one.
+        latest = {
+            uc: Decision.objects.filter(use_case_id=uc)
+            .order_by("created_at", "pk")
+            .last()
+            .pk
+            for uc in Decision.objects.values_list("use_case_id", flat=True)
+        }
+        assert {
+            row["id"]: row["decision"]["id"]
+            for row in body["results"]
+            if row["decision"]
+        } == latest
+
+    def test_list_shows_the_summary_and_the_detail_everything(
+        self, api_client, bob, alice
+    ):
+        use_case = UseCaseFactory(
+            owner=alice, workloads=[("classification", 50), ("reasoning", 50)]
+        )
+        api_client.force_authenticate(bob)
+        row = api_client.get(URL).json()["results"][0]
+        assert row["owner"] == "alice"
+        assert row["team"] == use_case.team_id
+        assert row["team_name"] == use_case.team.name
+        assert sorted(w["task_type"] for w in row["workloads"]) == [
+            "classification",
+            "reasoning",
+        ]
+        assert "description" not in row
+        detail = api_client.get(f"{URL}{use_case.pk}/").json()
+        assert detail["description"] == use_case.description
+        assert set(row) < set(detail)
+
+    def test_a_list_row_says_what_the_detail_says_in_the_same_format(
+        self, api_client, bob, alice
+    ):
+        use_case = UseCaseFactory(
+            owner=alice, workloads=[("classification", 70), ("reasoning", 30)]
+        )
+        assess(use_case, "proprietary_api", "1234.5")
+        Decision.objects.create(
+            use_case=use_case,
+            outcome="approved",
+            pattern="hybrid",
+            chosen_models=["claude-sonnet-4-6"],
+            conditions=["Review in 6 months"],
+            decided_by=bob,
+        )
+        UseCase.objects.filter(pk=use_case.pk).update(
+            reassessment_flagged_at=timezone.now()
+        )
+        api_client.force_authenticate(bob)
+        row = api_client.get(URL).json()["results"][0]
+        detail = api_client.get(f"{URL}{use_case.pk}/").json()
+        assert row["estimated_monthly_cost"] == "1234.50"
+        assert row["reassessment_flagged_at"] is not None
+        assert {k: v for k, v in row.items() if k != "decision"} == {
+            k: detail[k] for k in row if k != "decision"
+        }
+        assert row["decision"] == {k: detail["decision"][k] for k in row["decision"]}
+        assert row["decision"]["decided_by"] == "bob"
 
 
 @pytest.mark.django_db

@@ -3,8 +3,11 @@
 A day's rollup rows are recomputed from its samples whenever a poll touches the
 day, and written as an upsert: rows whose sums did not change are not written
 again, changed rows are updated in place, new ones inserted, vanished ones
-deleted. Raw hourly samples are kept for ``USAGE_SAMPLE_RETENTION_DAYS`` (400 by
-default) and then pruned by a beat task; daily rollups are kept forever.
+deleted. Each rebuilt day also rebuilds its month's rows
+(:class:`~apps.endpoints.models.MonthlyUsage`) from the daily ones, the same way,
+so reports over long periods read a row a month. Raw hourly samples are kept for
+``USAGE_SAMPLE_RETENTION_DAYS`` (400 by default) and then pruned by a beat task;
+daily and monthly rollups are kept forever.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, Sum
 from django.utils import timezone
 
-from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
+from apps.endpoints.models import (
+    DailyUsage,
+    MonthlyUsage,
+    ServingEndpoint,
+    UsageSample,
+)
 
 DAY = timedelta(days=1)
 CENT = Decimal("0.000001")
@@ -109,7 +117,61 @@ def rollup_endpoints_day(
                 location=endpoint.location,
                 **sums,
             )
-    return _upsert(wanted, endpoint_ids=list(by_endpoint), day=day)
+    rows = _upsert(wanted, endpoint_ids=list(by_endpoint), day=day)
+    rollup_month(endpoint_ids=list(by_endpoint), month=day.replace(day=1))
+    return rows
+
+
+_MONTH_KEY = ("endpoint_id", "use_case_id", "team_id", "model", "vendor", "location")
+
+
+def rollup_month(*, endpoint_ids: Sequence[int], month: date) -> None:
+    """Rebuild the endpoints' monthly rows for ``month`` from their daily rows.
+
+    One grouped query, then the same upsert as the days: unchanged rows are not
+    written, vanished ones are deleted. Sums are exact (decimal in the database;
+    quantised to the ledger's six places where SQLite hands back a float).
+    """
+    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    sums = (
+        DailyUsage.objects.filter(
+            endpoint_id__in=endpoint_ids, date__gte=month, date__lt=following
+        )
+        .values(*_MONTH_KEY)
+        .annotate(
+            sum_requests=Sum("requests"),
+            sum_input_tokens=Sum("input_tokens"),
+            sum_output_tokens=Sum("output_tokens"),
+            sum_cost=Sum("cost"),
+        )
+        .order_by()
+    )
+    wanted = {
+        tuple(row[name] for name in _MONTH_KEY): MonthlyUsage(
+            month=month,
+            **{name: row[name] for name in _MONTH_KEY},
+            requests=row["sum_requests"] or 0,
+            input_tokens=row["sum_input_tokens"] or 0,
+            output_tokens=row["sum_output_tokens"] or 0,
+            cost=Decimal(str(row["sum_cost"] or 0)).quantize(CENT),
+        )
+        for row in sums
+    }
+    fields = ("requests", "input_tokens", "output_tokens", "cost")
+    changed: list[MonthlyUsage] = []
+    stale: list[int] = []
+    for row in MonthlyUsage.objects.filter(endpoint_id__in=endpoint_ids, month=month):
+        new = wanted.pop(tuple(getattr(row, name) for name in _MONTH_KEY), None)
+        if new is None:
+            stale.append(row.pk)
+        elif any(getattr(row, name) != getattr(new, name) for name in fields):
+            for name in fields:
+                setattr(row, name, getattr(new, name))
+            changed.append(row)
+    if stale:
+        MonthlyUsage.objects.filter(pk__in=stale).delete()
+    update_rows(MonthlyUsage, changed, fields)
+    MonthlyUsage.objects.bulk_create(list(wanted.values()), batch_size=500)
 
 
 Groups = dict[tuple[int | None, int | None, str], dict[str, Any]]
