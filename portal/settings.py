@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.portfolio",
     "apps.playground",
     "apps.gateway",
+    "apps.lifecycle",
     "apps.api",
 ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("endpoints/", include("apps.endpoints.urls")),
     path("portfolio/", include("apps.portfolio.urls")),
     path("playground/", include("apps.playground.urls")),
+    path("lifecycle/", include("apps.lifecycle.urls")),
     path("api/", include("apps.api.urls")),
     path("gateway/", include("apps.gateway.urls")),
     path("tokens/", include("apps.accounts.urls")),
