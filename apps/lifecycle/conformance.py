@@ -1,7 +1,7 @@
 """Decision conformance: live traffic that strays from the routes in force.
 
 Run after every collection cycle (a beat task at the collection's pace), over
-the usage the ledger holds for the policy's window: usage of an endpoint and
+the usage that reached the ledger since the last check: usage of an endpoint and
 model no route names, any external usage for data that must stay in-house, and
 a split further than the policy's tolerance from the approved weights. The
 portal's own calls (playground, test sets, comparisons) are evaluation, not
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from apps.core.events import Event, EventKind, emit
@@ -25,7 +24,7 @@ from apps.endpoints.services.registration import PORTAL_SERIES_PREFIX
 from apps.gateway.routes import must_stay_in_house
 from apps.usecases.models import AuditEvent, UseCase
 
-from .models import ConformanceFlag
+from .models import ConformanceFlag, ObservedSample
 from .policy import LifecyclePolicy, current_policy
 from .routes import routes_in_force, targets_of
 
@@ -42,39 +41,52 @@ class Problem:
     model: str = ""
 
 
-def live_traffic(
-    *, since: datetime, until: datetime
-) -> dict[int, dict[tuple[int, str], int]]:
-    """Requests by use-case, then (endpoint, model), in buckets that overlap the
-    window; the portal's own calls left out."""
-    rows = (
+#: Ledger rows older than this are not read again (their traffic is history).
+RECENT = timedelta(days=2)
+
+
+def new_traffic(*, now: datetime) -> dict[int, dict[tuple[int, str], int]]:
+    """Requests that reached the ledger since the last check, by use-case, then
+    (endpoint, model); the portal's own calls left out. Remembers what it read."""
+    rows = list(
         UsageSample.objects.filter(
             use_case__isnull=False,
-            bucket_end__gt=since,
-            bucket_start__lte=until,
+            bucket_end__gt=now - RECENT,
             requests__gt=0,
             measure__in=[UsageSample.Measure.USAGE, UsageSample.Measure.GATEWAY],
         )
         .exclude(series__startswith=PORTAL_SERIES_PREFIX)
-        .values("use_case_id", "endpoint_id", "model", "measure")
-        .annotate(total=Sum("requests"))
-        .order_by()
+        .values_list("pk", "use_case_id", "endpoint_id", "model", "measure", "requests")
+    )
+    seen = dict(
+        ObservedSample.objects.filter(sample_id__in=[r[0] for r in rows]).values_list(
+            "sample_id", "requests"
+        )
     )
     traffic: dict[int, dict[tuple[int, str], int]] = defaultdict(dict)
     gateway: dict[int, dict[tuple[int, str], int]] = defaultdict(dict)
-    for row in rows:
-        into = gateway if row["measure"] == UsageSample.Measure.GATEWAY else traffic
-        key = (row["endpoint_id"], row["model"] or "")
-        into[row["use_case_id"]][key] = into[row["use_case_id"]].get(key, 0) + int(
-            row["total"]
-        )
+    changed = []
+    for pk, use_case_id, endpoint_id, model, measure, requests in rows:
+        delta = requests - seen.get(pk, 0)
+        if delta <= 0:
+            continue
+        changed.append(ObservedSample(sample_id=pk, requests=requests))
+        into = gateway if measure == UsageSample.Measure.GATEWAY else traffic
+        key = (endpoint_id, model or "")
+        into[use_case_id][key] = into[use_case_id].get(key, 0) + delta
+    ObservedSample.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["sample"],
+        update_fields=["requests"],
+    )
     # A gateway attribution repeats usage its endpoint's collector counts too:
     # the larger of the two is the traffic, never their sum.
     for use_case_id, pairs in gateway.items():
         for key, total in pairs.items():
             mine = traffic[use_case_id]
             mine[key] = max(mine.get(key, 0), total)
-    return traffic
+    return dict(traffic)
 
 
 def problems_of(
@@ -92,7 +104,7 @@ def problems_of(
     for (endpoint_id, model), requests in sorted(traffic.items()):
         endpoint = endpoints.get(endpoint_id)
         name = endpoint.name if endpoint else f"endpoint {endpoint_id}"
-        if stay and endpoint is not None and not endpoint.location == "in_house":
+        if stay and endpoint is not None and endpoint.location != "in_house":
             problems.append(
                 Problem(
                     Kind.EXTERNAL_MUST_STAY,
@@ -165,10 +177,12 @@ class ConformanceReport:
 
 
 def check_conformance(*, now: datetime | None = None) -> ConformanceReport:
-    """Flag what strays in the last window, clear what conforms again."""
+    """Flag what strays in the traffic since the last check; clear a flag once
+    the use-case's new traffic conforms, or none of the kind came for the
+    policy's window."""
     now = now or timezone.now()
     policy = current_policy()
-    traffic = live_traffic(since=now - policy.conformance_window, until=now)
+    traffic = new_traffic(now=now)
     endpoint_ids = {e for pairs in traffic.values() for e, _ in pairs}
     endpoints = ServingEndpoint.objects.in_bulk(list(endpoint_ids))
     found: dict[int, list[Problem]] = {}
@@ -201,8 +215,11 @@ def check_conformance(*, now: datetime | None = None) -> ConformanceReport:
             flag = _raise(cases[use_case_id], problem, now)
             if flag is not None:
                 report.flagged.append(flag)
+    quiet_since = now - policy.conformance_window
     for flag in ConformanceFlag.objects.open().select_related("use_case"):
-        if (flag.use_case_id, flag.key) not in current:
+        if (flag.use_case_id, flag.key) in current:
+            continue
+        if flag.use_case_id in traffic or flag.last_seen <= quiet_since:
             _clear(flag, now)
             report.cleared.append(flag)
     return report

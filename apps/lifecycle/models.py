@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from apps.catalogue.models import CatalogModel
+from apps.endpoints.models import UsageSample
 from apps.playground.models import TestSetRun
 from apps.usecases.models import UseCase
 
@@ -127,6 +128,20 @@ class ConformanceFlag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.cleared_at is None
+
+
+class ObservedSample(models.Model):
+    """The requests of a ledger row when the conformance check last read it, so
+    each check judges only the traffic that arrived since (one collection
+    cycle), whatever the row's bucket width."""
+
+    sample = models.OneToOneField(
+        UsageSample, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    requests = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}: {self.requests}"
 
 
 class ComparisonQuerySet(models.QuerySet["Comparison"]):
