@@ -40,7 +40,7 @@ def proposals_run_at_once(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_a_price_file_adding_a_successor_proposes_comparisons_for_exactly_the_matching_use_cases(  # noqa: E501
+def test_a_price_file_adding_a_successor_proposes_comparisons_for_exactly_the_matching_use_cases(
     alice,
     bob,
     catalogue,
