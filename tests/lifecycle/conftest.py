@@ -7,6 +7,7 @@ import pytest
 from apps.core.events import portal_event
 from apps.reviews import services as reviews
 from tests.factories import ServingEndpointFactory
+from tests.playground.test_tasks import worker  # noqa: F401 (a real Celery worker)
 from tests.reviews.conftest import submitted
 
 
