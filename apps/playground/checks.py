@@ -22,9 +22,10 @@ class CheckKind(TextChoices):
 
 
 def rubric_criteria(rubric: str) -> list[str]:
-    """A judge rubric's criteria: its non-empty lines, list markers dropped."""
+    """A judge rubric's criteria: its non-empty lines (or ";"-separated parts, as
+    a one-line field gives them), list markers dropped."""
     criteria = []
-    for line in rubric.splitlines():
+    for line in re.split(r"[\n;]", rubric):
         text = line.strip().lstrip("-*•").strip()
         if text:
             criteria.append(text)
