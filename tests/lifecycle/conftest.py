@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.core.cache import cache
 
 from apps.core.events import portal_event
 from apps.reviews import services as reviews
 from tests.factories import ServingEndpointFactory
 from tests.playground.test_tasks import worker  # noqa: F401 (a real Celery worker)
 from tests.reviews.conftest import submitted
+from tests.servers import FakeServer
 
 
 def approved(owner, board, routes, **fields):  # type: ignore[no-untyped-def]
@@ -69,3 +73,34 @@ def catalogue(db):  # type: ignore[no-untyped-def]
     from apps.catalogue.seed import load_seed_catalogue
 
     return load_seed_catalogue()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings):  # type: ignore[no-untyped-def]
+    settings.ENDPOINT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    settings.PLAYGROUND_READ_TIMEOUT_SECONDS = 5.0
+    settings.PLAYGROUND_TOTAL_TIMEOUT_SECONDS = 20.0
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def model_server(reply: str) -> Iterator[FakeServer]:
+    with FakeServer() as server:
+        server.chat_reply = reply
+        yield server
+
+
+@pytest.fixture
+def incumbent_server() -> Iterator[FakeServer]:
+    yield from model_server("The claim goes to the motor queue.")
+
+
+@pytest.fixture
+def regressing_server() -> Iterator[FakeServer]:
+    yield from model_server("Motor queue.")
+
+
+@pytest.fixture
+def passing_server() -> Iterator[FakeServer]:
+    yield from model_server("The motor queue, as the claim names a van.")

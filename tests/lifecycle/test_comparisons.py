@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.gateway.routes import current_routes
@@ -25,37 +23,6 @@ from .conftest import approved
 
 INCUMBENT = "llama-3.1-8b"
 CANDIDATE = "llama-3.3-70b"
-
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):  # type: ignore[no-untyped-def]
-    settings.ENDPOINT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-    settings.PLAYGROUND_READ_TIMEOUT_SECONDS = 5.0
-    settings.PLAYGROUND_TOTAL_TIMEOUT_SECONDS = 20.0
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def model_server(reply: str) -> Iterator[FakeServer]:
-    with FakeServer() as server:
-        server.chat_reply = reply
-        yield server
-
-
-@pytest.fixture
-def incumbent_server() -> Iterator[FakeServer]:
-    yield from model_server("The claim goes to the motor queue.")
-
-
-@pytest.fixture
-def regressing_server() -> Iterator[FakeServer]:
-    yield from model_server("Motor queue.")
-
-
-@pytest.fixture
-def passing_server() -> Iterator[FakeServer]:
-    yield from model_server("The motor queue, as the claim names a van.")
 
 
 def endpoint(server: FakeServer, name: str, model: str):  # type: ignore[no-untyped-def]

@@ -18,15 +18,7 @@ from tests.factories import ServingEndpointFactory, TestInputFactory, TestSetFac
 from tests.servers import FakeServer
 
 from .conftest import approved
-from .test_comparisons import (  # noqa: F401 (fixtures)
-    CANDIDATE,
-    INCUMBENT,
-    _loopback_allowed,
-    endpoint,
-    incumbent_server,
-    proposal,
-    regressing_server,
-)
+from .test_comparisons import CANDIDATE, INCUMBENT, endpoint, proposal
 
 RUBRIC = "Names the motor queue; says nothing else is needed"
 
