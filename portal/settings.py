@@ -360,6 +360,8 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "apps.usecases.models.TaskType",
         "DecisionOutcomeEnum": "apps.reviews.models.Decision.Outcome",
         "PatternEnum": "apps.reviews.models.Pattern",
+        "ComparisonStatusEnum": "apps.lifecycle.models.Comparison.Status",
+        "ModelLifecycleStatusEnum": "apps.catalogue.models.CatalogModel.LifecycleStatus",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [

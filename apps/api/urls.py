@@ -11,6 +11,7 @@ from . import (
     endpoints,
     framework,
     gateway,
+    lifecycle,
     ping,
     playground,
     portfolio,
@@ -71,6 +72,21 @@ router.register("catalogue/models", catalogue.CatalogModelViewSet)
 router.register("catalogue/gpu-profiles", catalogue.GpuProfileViewSet)
 router.register("endpoints", endpoints.EndpointViewSet, basename="endpoint")
 router.register("usage", endpoints.UsageViewSet, basename="usage")
+router.register(
+    "lifecycle/deprecations",
+    lifecycle.DeprecationFlagViewSet,
+    basename="lifecycle-deprecation",
+)
+router.register(
+    "lifecycle/conformance-flags",
+    lifecycle.ConformanceFlagViewSet,
+    basename="lifecycle-conformance-flag",
+)
+router.register(
+    "lifecycle/comparisons",
+    lifecycle.ComparisonViewSet,
+    basename="lifecycle-comparison",
+)
 
 urlpatterns = [
     path(
