@@ -29,7 +29,7 @@ def test_the_board_runs_a_proposed_upgrade_sees_both_sides_and_adopts_it(
 
     page.login("bob")
     page.click("text=Model lifecycle")
-    page.click("#comparisons tbody a:text-is(\"Proposed\")")
+    page.click('#comparisons tbody a:text-is("Proposed")')
     page.wait_for_url("**" + comparison.get_absolute_url())
     page.select_option("select[name=candidate]", f"{better.pk}:{CANDIDATE}")
     page.click("#start-comparison")
