@@ -5,60 +5,106 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalogue', '0002_token_price_tiers'),
+        ("catalogue", "0002_token_price_tiers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogmodel',
-            name='family',
-            field=models.CharField(blank=True, db_index=True, help_text='Models of one line (e.g. gpt-4o); a price import adds new members.', max_length=120),
+            model_name="catalogmodel",
+            name="family",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                help_text="Models of one line (e.g. gpt-4o); a price import adds new members.",
+                max_length=120,
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='release_date',
+            model_name="catalogmodel",
+            name="release_date",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='retirement_date',
-            field=models.DateField(blank=True, help_text='When the provider stops serving it.', null=True),
+            model_name="catalogmodel",
+            name="retirement_date",
+            field=models.DateField(
+                blank=True, help_text="When the provider stops serving it.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='status',
-            field=models.CharField(choices=[('preview', 'Preview'), ('ga', 'Generally available'), ('deprecated', 'Deprecated'), ('retired', 'Retired')], default='ga', max_length=12),
+            model_name="catalogmodel",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("preview", "Preview"),
+                    ("ga", "Generally available"),
+                    ("deprecated", "Deprecated"),
+                    ("retired", "Retired"),
+                ],
+                default="ga",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='successor',
-            field=models.ForeignKey(blank=True, help_text='The model suggested when this one is deprecated.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='predecessors', to='catalogue.catalogmodel'),
+            model_name="catalogmodel",
+            name="successor",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The model suggested when this one is deprecated.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="predecessors",
+                to="catalogue.catalogmodel",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcatalogmodel',
-            name='family',
-            field=models.CharField(blank=True, db_index=True, help_text='Models of one line (e.g. gpt-4o); a price import adds new members.', max_length=120),
+            model_name="historicalcatalogmodel",
+            name="family",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                help_text="Models of one line (e.g. gpt-4o); a price import adds new members.",
+                max_length=120,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcatalogmodel',
-            name='release_date',
+            model_name="historicalcatalogmodel",
+            name="release_date",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='historicalcatalogmodel',
-            name='retirement_date',
-            field=models.DateField(blank=True, help_text='When the provider stops serving it.', null=True),
+            model_name="historicalcatalogmodel",
+            name="retirement_date",
+            field=models.DateField(
+                blank=True, help_text="When the provider stops serving it.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcatalogmodel',
-            name='status',
-            field=models.CharField(choices=[('preview', 'Preview'), ('ga', 'Generally available'), ('deprecated', 'Deprecated'), ('retired', 'Retired')], default='ga', max_length=12),
+            model_name="historicalcatalogmodel",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("preview", "Preview"),
+                    ("ga", "Generally available"),
+                    ("deprecated", "Deprecated"),
+                    ("retired", "Retired"),
+                ],
+                default="ga",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcatalogmodel',
-            name='successor',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='The model suggested when this one is deprecated.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='catalogue.catalogmodel'),
+            model_name="historicalcatalogmodel",
+            name="successor",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                help_text="The model suggested when this one is deprecated.",
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="catalogue.catalogmodel",
+            ),
         ),
     ]

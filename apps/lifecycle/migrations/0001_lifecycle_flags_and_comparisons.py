@@ -6,85 +6,237 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalogue', '0003_model_lifecycle'),
-        ('endpoints', '0003_alter_usagesample_measure'),
-        ('playground', '0002_llm_judge'),
-        ('usecases', '0003_transitions_protected'),
+        ("catalogue", "0003_model_lifecycle"),
+        ("endpoints", "0003_alter_usagesample_measure"),
+        ("playground", "0002_llm_judge"),
+        ("usecases", "0003_transitions_protected"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ObservedSample',
+            name="ObservedSample",
             fields=[
-                ('sample', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='endpoints.usagesample')),
-                ('requests', models.BigIntegerField()),
+                (
+                    "sample",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="endpoints.usagesample",
+                    ),
+                ),
+                ("requests", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='Comparison',
+            name="Comparison",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('workload', models.CharField(max_length=40)),
-                ('incumbent', models.JSONField()),
-                ('candidate', models.JSONField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('proposed', 'Proposed'), ('running', 'Running'), ('passed', 'Passed the gate'), ('blocked', 'Blocked: fails more cases'), ('failed', 'Could not run'), ('adopted', 'Adopted'), ('dismissed', 'Dismissed')], db_index=True, default='proposed', max_length=10)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('adopted_decision_id', models.IntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('candidate_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='comparisons', to='catalogue.catalogmodel')),
-                ('runs', models.ManyToManyField(blank=True, related_name='+', to='playground.testsetrun')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comparisons', to='usecases.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("workload", models.CharField(max_length=40)),
+                ("incumbent", models.JSONField()),
+                ("candidate", models.JSONField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Proposed"),
+                            ("running", "Running"),
+                            ("passed", "Passed the gate"),
+                            ("blocked", "Blocked: fails more cases"),
+                            ("failed", "Could not run"),
+                            ("adopted", "Adopted"),
+                            ("dismissed", "Dismissed"),
+                        ],
+                        db_index=True,
+                        default="proposed",
+                        max_length=10,
+                    ),
+                ),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("adopted_decision_id", models.IntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "candidate_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="comparisons",
+                        to="catalogue.catalogmodel",
+                    ),
+                ),
+                (
+                    "runs",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="playground.testsetrun"
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="comparisons",
+                        to="usecases.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'proposed')), fields=('use_case', 'workload', 'candidate_model'), name='lifecycle_comparison_one_open_proposal')],
+                "ordering": ["-created_at", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "proposed")),
+                        fields=("use_case", "workload", "candidate_model"),
+                        name="lifecycle_comparison_one_open_proposal",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ConformanceFlag',
+            name="ConformanceFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('unapproved_route', 'Model or endpoint not approved'), ('external_must_stay', 'External traffic, data must stay'), ('split', 'Split off the approved weights')], max_length=20)),
-                ('key', models.CharField(max_length=300)),
-                ('endpoint_id_seen', models.IntegerField(blank=True, null=True)),
-                ('model_seen', models.CharField(blank=True, max_length=200)),
-                ('detail', models.TextField()),
-                ('requests', models.BigIntegerField(default=0)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('cleared_at', models.DateTimeField(blank=True, null=True)),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conformance_flags', to='usecases.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("unapproved_route", "Model or endpoint not approved"),
+                            ("external_must_stay", "External traffic, data must stay"),
+                            ("split", "Split off the approved weights"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("key", models.CharField(max_length=300)),
+                ("endpoint_id_seen", models.IntegerField(blank=True, null=True)),
+                ("model_seen", models.CharField(blank=True, max_length=200)),
+                ("detail", models.TextField()),
+                ("requests", models.BigIntegerField(default=0)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("cleared_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conformance_flags",
+                        to="usecases.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-first_seen', '-pk'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('cleared_at__isnull', True)), fields=('use_case', 'key'), name='lifecycle_conformance_one_open_per_key')],
+                "ordering": ["-first_seen", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("cleared_at__isnull", True)),
+                        fields=("use_case", "key"),
+                        name="lifecycle_conformance_one_open_per_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeprecationFlag',
+            name="DeprecationFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('served_model', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('preview', 'Preview'), ('ga', 'Generally available'), ('deprecated', 'Deprecated'), ('retired', 'Retired')], max_length=12)),
-                ('end_date', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('resolved_at', models.DateTimeField(blank=True, help_text='When the routes stopped naming the model.', null=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deprecation_flags', to='catalogue.catalogmodel')),
-                ('successor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalogue.catalogmodel')),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deprecation_flags', to='usecases.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("served_model", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("preview", "Preview"),
+                            ("ga", "Generally available"),
+                            ("deprecated", "Deprecated"),
+                            ("retired", "Retired"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("end_date", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "resolved_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the routes stopped naming the model.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deprecation_flags",
+                        to="catalogue.catalogmodel",
+                    ),
+                ),
+                (
+                    "successor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalogue.catalogmodel",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deprecation_flags",
+                        to="usecases.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['end_date', 'pk'],
-                'constraints': [models.UniqueConstraint(fields=('use_case', 'model'), name='lifecycle_deprecation_once')],
+                "ordering": ["end_date", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("use_case", "model"), name="lifecycle_deprecation_once"
+                    )
+                ],
             },
         ),
     ]

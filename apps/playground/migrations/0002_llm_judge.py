@@ -5,36 +5,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('endpoints', '0003_alter_usagesample_measure'),
-        ('playground', '0001_initial'),
+        ("endpoints", "0003_alter_usagesample_measure"),
+        ("playground", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='testresult',
-            name='judge_cost_usd',
-            field=models.DecimalField(blank=True, decimal_places=8, max_digits=14, null=True),
+            model_name="testresult",
+            name="judge_cost_usd",
+            field=models.DecimalField(
+                blank=True, decimal_places=8, max_digits=14, null=True
+            ),
         ),
         migrations.AddField(
-            model_name='testresult',
-            name='judge_verdict',
+            model_name="testresult",
+            name="judge_verdict",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='testset',
-            name='judge_endpoint',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='endpoints.servingendpoint'),
+            model_name="testset",
+            name="judge_endpoint",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="endpoints.servingendpoint",
+            ),
         ),
         migrations.AddField(
-            model_name='testset',
-            name='judge_model',
+            model_name="testset",
+            name="judge_model",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AlterField(
-            model_name='testinput',
-            name='check_kind',
-            field=models.CharField(choices=[('contains', 'Contains'), ('regex', 'Matches regex'), ('exact', 'Exact answer'), ('json', 'Valid JSON'), ('judge', 'LLM judge (rubric)')], max_length=10),
+            model_name="testinput",
+            name="check_kind",
+            field=models.CharField(
+                choices=[
+                    ("contains", "Contains"),
+                    ("regex", "Matches regex"),
+                    ("exact", "Exact answer"),
+                    ("json", "Valid JSON"),
+                    ("judge", "LLM judge (rubric)"),
+                ],
+                max_length=10,
+            ),
         ),
     ]
