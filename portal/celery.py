@@ -32,6 +32,19 @@ app.conf.beat_schedule = {
         "task": "apps.reviews.tasks.announce_reviews_due",
         "schedule": 86400.0,
     },
+    # Model lifecycle (docs/lifecycle.md): conformance at the collection's pace.
+    "check-decision-conformance": {
+        "task": "apps.lifecycle.tasks.check_conformance",
+        "schedule": 60.0,
+    },
+    "watch-model-deprecations": {
+        "task": "apps.lifecycle.tasks.watch_deprecations",
+        "schedule": 3600.0,
+    },
+    "propose-model-upgrades": {
+        "task": "apps.lifecycle.tasks.propose_upgrades",
+        "schedule": 3600.0,
+    },
     "record-budget-alerts": {
         "task": "apps.portfolio.tasks.record_budget_alerts",
         "schedule": 3600.0,

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "apps.portfolio",
     "apps.playground",
     "apps.gateway",
+    "apps.lifecycle",
     "apps.api",
 ]
 
@@ -394,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         "EuAiActTierEnum": "apps.risk.models.EuTier",
         "CharterRiskEnum": "apps.risk.rules.CHARTER_RISKS",
         "HostingEnum": "apps.risk.rules.HOSTING",
+        "ComparisonStatusEnum": "apps.lifecycle.models.Comparison.Status",
+        "ModelLifecycleStatusEnum": "apps.catalogue.models.CatalogModel.LifecycleStatus",
     },
     # Error responses, 304s and ?format=csv on every operation (apps/api/schema.py).
     "POSTPROCESSING_HOOKS": [

@@ -39,6 +39,7 @@ urlpatterns = [
     path("notifications/", include("apps.notify.urls")),
     path("portfolio/", include("apps.portfolio.urls")),
     path("playground/", include("apps.playground.urls")),
+    path("lifecycle/", include("apps.lifecycle.urls")),
     path("api/", include("apps.api.urls")),
     path("gateway/", include("apps.gateway.urls")),
     path("tokens/", include("apps.accounts.urls")),

@@ -57,6 +57,9 @@ class CatalogModelSerializer(serializers.ModelSerializer):
     gpu_profile = serializers.SlugRelatedField(
         slug_field="key", read_only=True, allow_null=True
     )
+    successor = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = CatalogModel
@@ -73,7 +76,12 @@ class CatalogModelSerializer(serializers.ModelSerializer):
             "hosted_by",
             "price_source",
             "price_date",
+            "release_date",
+            "status",
             "deprecation_date",
+            "retirement_date",
+            "family",
+            "successor",
             "params_b",
             "precision",
             "gpu_profile",

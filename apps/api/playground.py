@@ -286,6 +286,8 @@ class TestSetSerializer(serializers.ModelSerializer):
             "system_prompt",
             "temperature",
             "max_tokens",
+            "judge_endpoint",
+            "judge_model",
             "created_by",
             "created_at",
             "inputs",

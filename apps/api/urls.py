@@ -12,6 +12,7 @@ from . import (
     framework,
     gateway,
     notifications,
+    lifecycle,
     ping,
     planner,
     playground,
@@ -92,6 +93,21 @@ router.register(
     "portfolio/plan", planner.PortfolioPlanViewSet, basename="portfolio-plan"
 )
 router.register("portfolio/plans", planner.SavedPlanViewSet, basename="saved-plan")
+router.register(
+    "lifecycle/deprecations",
+    lifecycle.DeprecationFlagViewSet,
+    basename="lifecycle-deprecation",
+)
+router.register(
+    "lifecycle/conformance-flags",
+    lifecycle.ConformanceFlagViewSet,
+    basename="lifecycle-conformance-flag",
+)
+router.register(
+    "lifecycle/comparisons",
+    lifecycle.ComparisonViewSet,
+    basename="lifecycle-comparison",
+)
 
 urlpatterns = [
     path(

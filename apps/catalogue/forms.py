@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -18,6 +19,22 @@ def _engine_errors(form: forms.Form, exc: Any, fallback: str) -> None:
                 form.add_error(name, message)
             else:
                 form.add_error(fallback, f"{name}: {message}")
+
+
+def lifecycle_dates_problem(
+    *,
+    release: dt.date | None,
+    deprecation: dt.date | None,
+    retirement: dt.date | None,
+) -> tuple[str, str] | None:
+    """(field, message) when the lifecycle dates are out of order, else None."""
+    if release and deprecation and deprecation < release:
+        return "deprecation_date", "A model is deprecated after its release."
+    if deprecation and retirement and retirement < deprecation:
+        return "retirement_date", "A model retires on or after its deprecation."
+    if release and retirement and retirement < release:
+        return "retirement_date", "A model retires after its release."
+    return None
 
 
 class CatalogModelForm(forms.ModelForm):
@@ -44,7 +61,12 @@ class CatalogModelForm(forms.ModelForm):
             "hosted_by",
             "price_source",
             "price_date",
+            "release_date",
+            "status",
             "deprecation_date",
+            "retirement_date",
+            "family",
+            "successor",
             "params_b",
             "precision",
             "gpu_profile",
@@ -55,6 +77,8 @@ class CatalogModelForm(forms.ModelForm):
             "price_source": forms.Textarea(attrs={"rows": 2}),
             "price_date": forms.DateInput(attrs={"type": "date"}),
             "deprecation_date": forms.DateInput(attrs={"type": "date"}),
+            "release_date": forms.DateInput(attrs={"type": "date"}),
+            "retirement_date": forms.DateInput(attrs={"type": "date"}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -62,10 +86,30 @@ class CatalogModelForm(forms.ModelForm):
         if self.instance.pk:
             # The key is what assessments and imports refer to: fixed once made.
             self.fields["key"].disabled = True
+            self.fields["successor"].queryset = CatalogModel.objects.exclude(
+                pk=self.instance.pk
+            )
+        # Older forms and scripts post no status: keep the stored one (GA if new).
+        self.fields["status"].required = False
+
+    def clean_status(self) -> str:
+        return (
+            self.cleaned_data.get("status")
+            or self.instance.status
+            or CatalogModel.LifecycleStatus.GA
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
+            return data
+        lifecycle_problem = lifecycle_dates_problem(
+            release=data.get("release_date"),
+            deprecation=data.get("deprecation_date"),
+            retirement=data.get("retirement_date"),
+        )
+        if lifecycle_problem:
+            self.add_error(*lifecycle_problem)
             return data
         from apps.framework.engine import InputError, ModelSpec
 
@@ -73,7 +117,7 @@ class CatalogModelForm(forms.ModelForm):
             **{
                 name: value
                 for name, value in data.items()
-                if name not in {"reason", "gpu_profile"}
+                if name not in {"reason", "gpu_profile", "successor"}
             }
         )
         candidate.gpu_profile = data.get("gpu_profile")

@@ -132,7 +132,16 @@ class CatalogModelQuerySet(models.QuerySet["CatalogModel"]):
         return self.filter(active=True)
 
     def for_list(self) -> CatalogModelQuerySet:
-        return self.select_related("gpu_profile")
+        return self.select_related("gpu_profile", "successor")
+
+    def ending_by(self, day: dt.date) -> CatalogModelQuerySet:
+        """Models deprecated or retired by ``day`` (or marked so without a date)."""
+        Status = CatalogModel.LifecycleStatus
+        return self.filter(
+            models.Q(deprecation_date__lte=day)
+            | models.Q(retirement_date__lte=day)
+            | models.Q(status__in=[Status.DEPRECATED, Status.RETIRED])
+        )
 
 
 # Every per-token price of a catalogue model (USD per million tokens); the
@@ -184,6 +193,12 @@ class CatalogModel(models.Model):
         ADVANCED = "advanced", "Advanced"
         FRONTIER = "frontier", "Frontier"
 
+    class LifecycleStatus(models.TextChoices):
+        PREVIEW = "preview", "Preview"
+        GA = "ga", "Generally available"
+        DEPRECATED = "deprecated", "Deprecated"
+        RETIRED = "retired", "Retired"
+
     key = models.CharField(max_length=120, unique=True)
     name = models.CharField(max_length=200)
     provider = models.CharField(max_length=120)
@@ -223,7 +238,30 @@ class CatalogModel(models.Model):
     hosted_by = models.CharField(max_length=120, blank=True)
     price_source = models.TextField(blank=True)
     price_date = models.DateField(null=True, blank=True)
+    # Lifecycle (docs/lifecycle.md): the stored status is what platform set;
+    # `status_on(day)` also reads the dates, so a passed date needs no edit.
+    release_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=LifecycleStatus.choices, default=LifecycleStatus.GA
+    )
     deprecation_date = models.DateField(null=True, blank=True)
+    retirement_date = models.DateField(
+        null=True, blank=True, help_text="When the provider stops serving it."
+    )
+    family = models.CharField(
+        max_length=120,
+        blank=True,
+        db_index=True,
+        help_text="Models of one line (e.g. gpt-4o); a price import adds new members.",
+    )
+    successor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="predecessors",
+        help_text="The model suggested when this one is deprecated.",
+    )
     params_b = models.DecimalField(
         max_digits=8,
         decimal_places=2,
@@ -282,6 +320,26 @@ class CatalogModel(models.Model):
             "precision": self.precision,
             "gpu_profile": self.gpu_profile.key if self.gpu_profile_id else None,
         }
+
+    def status_on(self, day: dt.date) -> str:
+        """The lifecycle status on ``day``: a passed retirement or deprecation
+        date outranks the stored status."""
+        Status = self.LifecycleStatus
+        if self.status == Status.RETIRED or (
+            self.retirement_date and self.retirement_date <= day
+        ):
+            return Status.RETIRED
+        if self.status == Status.DEPRECATED or (
+            self.deprecation_date and self.deprecation_date <= day
+        ):
+            return Status.DEPRECATED
+        return self.status
+
+    def end_date(self) -> dt.date | None:
+        """The first date the model stops being a safe choice (deprecation or
+        retirement), None when none is known."""
+        dates = [d for d in (self.deprecation_date, self.retirement_date) if d]
+        return min(dates) if dates else None
 
     def hosting_labels(self) -> list[str]:
         labels = dict(HOSTING_CHOICES)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import TOKEN_PRICE_FIELDS, CatalogModel, GpuProfile, PriceSnapshot
-from .signals import catalogue_changed
+from .signals import catalogue_changed, models_added
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -69,6 +69,13 @@ def _announce(snapshot: PriceSnapshot, reason: str) -> None:
     )
 
 
+def _announce_added(model_ids: list[int]) -> None:
+    if model_ids:
+        transaction.on_commit(
+            lambda: models_added.send(sender=CatalogModel, model_ids=list(model_ids))
+        )
+
+
 def record_price_snapshot(
     *,
     source: str,
@@ -101,6 +108,8 @@ def save_catalogue_model(
         by=by,
     )
     _announce(snapshot, what)
+    if created:
+        _announce_added([model.pk])
     return snapshot
 
 
@@ -219,6 +228,8 @@ class PriceImport:
     changed: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Keys of models the file added to a family already in the catalogue.
+    added: list[str] = field(default_factory=list)
 
 
 def _per_mtok(value: Any) -> Decimal | None:
@@ -303,13 +314,17 @@ def import_litellm_prices(
     date: dt.date | None = None,
     by: User | None = None,
     dry_run: bool = False,
+    add_family_members: bool = False,
 ) -> PriceImport:
     """Refresh token prices from a LiteLLM `model_prices_and_context_window.json`.
 
     Models are matched on `litellm_key` (else `key`); only fields the file carries
     are changed, except that a long-context tier replaces the old one whole. A
     price that is not a non-negative number is left unchanged and reported in
-    `warnings`. One snapshot is recorded when anything changed (none on a dry run).
+    `warnings`. With `add_family_members`, chat entries whose name starts with a
+    catalogue `family` are added as new models of it (see
+    :func:`_add_family_members`). One snapshot is recorded when anything changed
+    (none on a dry run).
     """
     if not isinstance(prices, Mapping):
         raise ValueError("The price file must be a JSON object keyed by model name.")
@@ -340,12 +355,106 @@ def import_litellm_prices(
         model.price_date = day
         model._change_reason = f"prices imported from {source}"[:100]  # type: ignore[attr-defined]
         model.save()
-    if report.changed and not dry_run:
+    added: list[CatalogModel] = []
+    if add_family_members:
+        added = _add_family_members(
+            prices=prices, source=source, day=day, report=report, dry_run=dry_run
+        )
+    if (report.changed or report.added) and not dry_run:
         report.snapshot = record_price_snapshot(
-            source=f"{source}: {len(report.changed)} model(s) changed",
+            source=f"{source}: {len(report.changed)} model(s) changed"
+            + (f", {len(report.added)} added" if report.added else ""),
             by=by,
             date=day,
             kind="litellm",
         )
         _announce(report.snapshot, "prices imported")
+        _announce_added([m.pk for m in added])
     return report
+
+
+def _family_for(name: str, families: list[str]) -> str | None:
+    """The longest family ``name`` belongs to (its name, provider prefix aside,
+    starts with the family followed by a separator or the end)."""
+    bare = name.rsplit("/", 1)[-1].lower()
+    for family in sorted(families, key=len, reverse=True):
+        if bare == family or (bare.startswith(family) and bare[len(family)] in "-_.:@"):
+            return family
+    return None
+
+
+def _add_family_members(
+    *,
+    prices: Mapping[str, Any],
+    source: str,
+    day: dt.date,
+    report: PriceImport,
+    dry_run: bool,
+) -> list[CatalogModel]:
+    """Add the file's chat models that are new members of a catalogue family.
+
+    A new member copies provider, weights, tier and hosting from the family's
+    newest model (the file says nothing of capability), takes its prices and
+    context from the file, its release date from the import's date, and becomes
+    the successor of family members that have an end date and no successor yet.
+    """
+    members: dict[str, list[CatalogModel]] = {}
+    known: set[str] = set()
+    for model in CatalogModel.objects.order_by("pk"):
+        known |= {model.key.lower(), (model.litellm_key or model.key).lower()}
+        if model.family:
+            members.setdefault(model.family.lower(), []).append(model)
+    if not members:
+        return []
+    added: list[CatalogModel] = []
+    for name in sorted(prices):
+        entry = prices[name]
+        if not isinstance(entry, Mapping) or name.lower() in known:
+            continue
+        if entry.get("mode", "chat") != "chat":
+            continue
+        family = _family_for(name, list(members))
+        if family is None:
+            continue
+        where = f"new model '{name}'"
+        values = _import_values(entry, report.warnings, where)
+        if "input_usd_per_mtok" not in values or "context_window" not in values:
+            report.warnings.append(
+                f"{where}: no input price or context window; not added."
+            )
+            continue
+        if len(name) > CatalogModel._meta.get_field("key").max_length:  # type: ignore[operator]
+            report.warnings.append(f"{where}: the name is too long; not added.")
+            continue
+        report.added.append(name)
+        if dry_run:
+            continue
+        template = max(
+            members[family], key=lambda m: (m.release_date or dt.date.min, m.pk)
+        )
+        model = CatalogModel(
+            key=name,
+            name=name.rsplit("/", 1)[-1],
+            provider=template.provider,
+            open_weights=template.open_weights,
+            capability_tier=template.capability_tier,
+            hosting=list(template.hosting or []),
+            hosted_by=template.hosted_by,
+            family=template.family,
+            release_date=day,
+            litellm_key=name,
+            price_source=f"{source}, key '{name}'"[:2000],
+            price_date=day,
+            **values,
+        )
+        model._change_reason = f"added by price import from {source}"[:100]  # type: ignore[attr-defined]
+        model.save()
+        for older in members[family]:
+            if older.successor_id is None and older.end_date() is not None:
+                older.successor = model
+                older._change_reason = f"successor {name} added"[:100]  # type: ignore[attr-defined]
+                older.save(update_fields=["successor", "updated_at"])
+        members[family].append(model)
+        known.add(name.lower())
+        added.append(model)
+    return added

@@ -17,6 +17,19 @@ class CheckKind(TextChoices):
     REGEX = "regex", "Matches regex"
     EXACT = "exact", "Exact answer"
     JSON = "json", "Valid JSON"
+    # Graded by a model against a rubric (apps.playground.judge), after the run.
+    JUDGE = "judge", "LLM judge (rubric)"
+
+
+def rubric_criteria(rubric: str) -> list[str]:
+    """A judge rubric's criteria: its non-empty lines (or ";"-separated parts, as
+    a one-line field gives them), list markers dropped."""
+    criteria = []
+    for line in re.split(r"[\n;]", rubric):
+        text = line.strip().lstrip("-*•").strip()
+        if text:
+            criteria.append(text)
+    return criteria
 
 
 def check_problem(kind: str, expected: str) -> str | None:
@@ -25,6 +38,8 @@ def check_problem(kind: str, expected: str) -> str | None:
         return "Choose a kind of check."
     if kind in (CheckKind.CONTAINS, CheckKind.EXACT) and not expected:
         return "Give the text the answer must contain or be."
+    if kind == CheckKind.JUDGE and not rubric_criteria(expected):
+        return "Give the rubric's criteria, one a line; a judge needs at least one."
     if kind == CheckKind.REGEX:
         if not expected:
             return "Give a regular expression."
@@ -41,6 +56,7 @@ def passes(kind: str, expected: str, output: str) -> bool:
     ``contains`` is case-sensitive; ``exact`` ignores surrounding whitespace;
     ``regex`` searches anywhere (anchor it for a full match); ``json`` accepts
     the answer alone or inside one Markdown code fence, as models often write it.
+    ``judge`` is never passed here: the judge grades those answers afterwards.
     """
     output = output[:MAX_CHECKED_CHARS]
     if kind == CheckKind.CONTAINS:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from apps.endpoints.models import ServingEndpoint
 from apps.usecases.models import DataClassification, SpecialCategory, UseCase
 
 from .access import evidence_use_cases
@@ -137,6 +138,39 @@ class TestInputForm(forms.ModelForm):
         problem = check_problem(data.get("check_kind", ""), data.get("expected", ""))
         if problem:
             self.add_error("expected", problem)
+        return data
+
+
+class TestSetJudgeForm(forms.ModelForm):
+    """Where the LLM judge of the test set's `judge` checks runs."""
+
+    __test__ = False
+
+    class Meta:
+        model = TestSet
+        fields = ["judge_endpoint", "judge_model"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["judge_endpoint"].queryset = ServingEndpoint.objects.filter(
+            chat_capable=True
+        ).order_by("-location", "name")
+        self.fields["judge_endpoint"].required = True
+        self.fields["judge_model"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        from .judge import judge_endpoint_problem
+
+        problem = judge_endpoint_problem(
+            use_case=self.instance.use_case,
+            endpoint=data.get("judge_endpoint"),
+            model=data.get("judge_model", ""),
+        )
+        if problem:
+            self.add_error("judge_endpoint", problem)
         return data
 
 

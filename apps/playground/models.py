@@ -282,6 +282,16 @@ class TestSet(models.Model):
     max_tokens = models.PositiveIntegerField(
         default=256, validators=[MinValueValidator(1), MaxValueValidator(32_768)]
     )
+    # Where the LLM judge of `judge` checks runs: an endpoint the use-case's data
+    # may go to (apps.playground.judge).
+    judge_endpoint = models.ForeignKey(
+        ServingEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    judge_model = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -458,6 +468,11 @@ class TestResult(models.Model):
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True
+    )
+    # The LLM judge's verdict and what calling it cost (judge checks only).
+    judge_verdict = models.TextField(blank=True)
+    judge_cost_usd = models.DecimalField(
         max_digits=14, decimal_places=8, null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("test-sets/<int:pk>/", views.test_set_detail, name="test_set_detail"),
     path("test-sets/<int:pk>/inputs/", views.test_input_add, name="test_input_add"),
+    path("test-sets/<int:pk>/judge/", views.test_set_judge, name="test_set_judge"),
     path(
         "test-sets/<int:pk>/inputs/<int:input_pk>/delete/",
         views.test_input_delete,

@@ -33,6 +33,7 @@ from .forms import (
     RunForm,
     TestInputForm,
     TestSetForm,
+    TestSetJudgeForm,
     TestSetRunForm,
 )
 from .guard import EXTERNAL, DataDeclaration, GuardRefused
@@ -382,6 +383,7 @@ def _test_set_page(
     *,
     input_form: TestInputForm | None = None,
     run_form: TestSetRunForm | None = None,
+    judge_form: TestSetJudgeForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     use_case: UseCase = test_set.use_case
@@ -394,6 +396,7 @@ def _test_set_page(
         "can_manage": can_manage,
         "input_form": input_form or TestInputForm(),
         "run_form": run_form,
+        "judge_form": judge_form or TestSetJudgeForm(instance=test_set),
     }
     if can_manage:
         selected = request.POST.getlist("target") if request.method == "POST" else []
@@ -411,6 +414,18 @@ def test_input_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _test_set_page(request, test_set, input_form=form, status=400)
     form.instance.test_set = test_set
+    form.save()
+    return redirect(test_set)
+
+
+@login_required
+@require_POST
+def test_set_judge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose where the LLM judge runs; refused for an endpoint the data forbids."""
+    test_set = _get_test_set_for(request, pk, manage=True)
+    form = TestSetJudgeForm(request.POST, instance=test_set)
+    if not form.is_valid():
+        return _test_set_page(request, test_set, judge_form=form, status=400)
     form.save()
     return redirect(test_set)
 

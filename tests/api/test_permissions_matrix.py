@@ -111,6 +111,11 @@ ROLE_RULES: dict[tuple[str, str], frozenset[str]] = {
         {"requester", "board"}
     ),
     ("GET", "/api/v1/risk/register/"): EVERYONE,
+    # Model lifecycle: rows are filtered by use-case; the starters propose.
+    ("GET", "/api/v1/lifecycle/deprecations/"): EVERYONE,
+    ("GET", "/api/v1/lifecycle/conformance-flags/"): EVERYONE,
+    ("GET", "/api/v1/lifecycle/comparisons/"): EVERYONE,
+    ("POST", "/api/v1/lifecycle/comparisons/"): EVERYONE - {"procurement", "auditor"},
 }
 # Bodies that pass validation, so the answer is about the role, not the input.
 BODIES: dict[tuple[str, str], dict] = {

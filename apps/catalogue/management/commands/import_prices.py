@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Show the changes, save nothing."
         )
+        parser.add_argument(
+            "--add-family-members",
+            action="store_true",
+            help="Add the file's new chat models of a family already catalogued.",
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         path: Path = options["file"]
@@ -47,13 +52,19 @@ class Command(BaseCommand):
         )
         try:
             report = import_litellm_prices(
-                prices=prices, source=source, date=date, dry_run=options["dry_run"]
+                prices=prices,
+                source=source,
+                date=date,
+                dry_run=options["dry_run"],
+                add_family_members=options["add_family_members"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         for key, changes in report.changed.items():
             for name, (old, new) in changes.items():
                 self.stdout.write(f"{key}: {name} {old} → {new}")
+        for key in report.added:
+            self.stdout.write(f"{key}: added")
         for warning in report.warnings:
             self.stdout.write(self.style.WARNING(warning))
         if report.unmatched:
