@@ -17,6 +17,7 @@ from apps.endpoints.pricing import PriceBook
 from apps.endpoints.services import record_portal_usage
 from apps.usecases.models import AuditEvent, UseCase
 
+from . import snapshot
 from .access import AttachForbidden, may_attach_evidence
 from .checks import passes
 from .clients import ChatRequest, Connection
@@ -158,16 +159,50 @@ def build_targets(resolved: Iterable[tuple[ServingEndpoint, str]]) -> list[Targe
 # Runs.
 
 
+def cached_targets(keys: Sequence[TargetKey]) -> list[Target]:
+    """:func:`resolve_targets` then :func:`build_targets`, from this process's
+    cache of endpoints (no query once each endpoint was read): the path to the
+    first token."""
+    if not 1 <= len(keys) <= MAX_COLUMNS:
+        raise UnknownTarget(f"Choose between one and {MAX_COLUMNS} models.")
+    configs = snapshot.endpoint_configs(list(dict.fromkeys(pk for pk, _ in keys)))
+    targets = []
+    for position, (pk, model) in enumerate(keys):
+        config = configs.get(pk)
+        if config is None:
+            raise UnknownTarget("That endpoint does not exist or cannot chat.")
+        if config.served_models and model not in config.served_models:
+            raise UnknownTarget(f"{config.name} does not serve {model!r}.")
+        if not model:
+            raise UnknownTarget(f"Choose a model of {config.name}.")
+        input_price, output_price = config.price(model)
+        targets.append(
+            Target(
+                position=position,
+                endpoint_id=config.id,
+                endpoint_name=config.name,
+                kind=config.kind,
+                location=config.location,
+                model=model,
+                connection=config.connection,
+                connection_error=config.connection_error,
+                input_usd_per_mtok=input_price,
+                output_usd_per_mtok=output_price,
+                self_hosted=config.self_hosted,
+            )
+        )
+    return targets
+
+
 def prepare_run(*, user: User, params: RunParams, via: str) -> PreparedRun:
     """Check the targets and the guard; raise UnknownTarget or GuardRefused (audited)."""
-    resolved = resolve_targets(params.targets)
+    targets = cached_targets(params.targets)
     check_targets(
         declaration=params.declaration,
-        targets=[(endpoint.name, endpoint.location) for endpoint, _ in resolved],
+        targets=[(t.endpoint_name, t.location) for t in targets],
         user=user,
         via=via,
     )
-    targets = build_targets(resolved)
     return PreparedRun(
         user=user,
         params=params,
@@ -185,6 +220,8 @@ def save_run(
     """
     params = prepared.params
     declaration = params.declaration
+    # Read outside the transaction, so the policy comes from the process cache.
+    may_leave = declaration.may_leave()
     with transaction.atomic():
         run = PlaygroundRun.objects.create(
             owner=prepared.user,
@@ -196,7 +233,7 @@ def save_run(
             special_categories=list(declaration.special_categories),
             must_stay_in_infrastructure=declaration.must_stay_in_infrastructure,
             # Recorded after the answers, off the path to the first token.
-            may_leave_infrastructure=declaration.may_leave(),
+            may_leave_infrastructure=may_leave,
             profile_use_case=declaration.use_case,
             stopped=stopped,
         )

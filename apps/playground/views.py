@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.usecases.access import get_use_case_for
 from apps.usecases.models import UseCase
 
-from . import ratelimit, services
+from . import ratelimit, services, snapshot
 from .access import AttachForbidden
 from .forms import (
     AttachForm,
@@ -154,6 +154,7 @@ def _prepare_stream(request: HttpRequest) -> services.PreparedRun | HttpResponse
     user = request.user
     if not user.is_authenticated:
         return JsonResponse({"detail": "Sign in first."}, status=401)
+    snapshot.load_roles(user)  # from this process's cache: no query once read
     if not may_use_playground(user):
         return JsonResponse({"detail": "Your role does not allow this."}, status=403)
     wait = ratelimit.hit(user.pk)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from apps.catalogue.models import CatalogModel
 from apps.endpoints.models import ServingEndpoint
 from apps.endpoints.services import metering
+from apps.playground import snapshot
 from tests.factories import ServingEndpointFactory
 from tests.servers import FakeServer, RecordedRequest, Reply
 
@@ -38,8 +39,10 @@ def _playground_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.GATEWAY_FLUSH_INTERVAL = 3600
     metering.reset()
     cache.clear()  # the rate limit counts in the cache
+    snapshot.cache.clear()
     yield
     cache.clear()
+    snapshot.cache.clear()
     metering.reset()
 
 
