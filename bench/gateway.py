@@ -340,7 +340,11 @@ def find_litellm(option: str | None) -> str | None:
 
 
 def start_litellm(
-    binary: str, folder: Path, upstream: str, env: dict[str, str]
+    binary: str,
+    folder: Path,
+    upstream: str,
+    env: dict[str, str],
+    timeout: float = 120.0,
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     config = folder / "litellm.yaml"
     config.write_text(
@@ -370,7 +374,7 @@ def start_litellm(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{url}/health/liveliness", process, log)
+    wait_until_up(f"{url}/health/liveliness", process, log, timeout)
     return process, url, log
 
 

@@ -28,6 +28,20 @@ def _fast_passwords(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _ledger_spool(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Each test's own spool for the ledger's writer (gateway, playground, test
+    sets), flushed when a test says so: never the machine's var folder, and no
+    background flusher writing into another test's database."""
+    from apps.endpoints.services import metering
+
+    settings.GATEWAY_SPOOL_DIR = str(tmp_path / "ledger-spool")
+    settings.GATEWAY_FLUSH_INTERVAL = 3600
+    metering.reset()
+    yield
+    metering.reset()
+
+
 @pytest.fixture
 def claims(db):  # type: ignore[no-untyped-def]
     return factories.TeamFactory(name="Claims", slug="claims")

@@ -674,3 +674,38 @@ class DriftFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.use_case_id}: {self.key}"
+
+
+class PortalCall(models.Model):
+    """One call the portal sent itself (a playground answer, a test-set result).
+
+    Written by the ledger's shared writer after the call, keyed by what the call
+    was (``"run-output=12"``), so a retried flush or a re-attribution never
+    counts it twice. The hourly :class:`UsageSample` of each (endpoint,
+    use-case, model) is recomputed from these rows, so the cost of recording a
+    call does not grow with the number of calls of the day.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    endpoint = models.ForeignKey(
+        ServingEndpoint, on_delete=models.CASCADE, related_name="portal_calls"
+    )
+    # The call's own use-case (a run's attached one); None: the mappings decide.
+    use_case = models.ForeignKey(
+        UseCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model = models.CharField(max_length=200)
+    bucket_start = models.DateTimeField()
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    # Priced per call (None: self-hosted, or no price known).
+    cost = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
+    # When the portal recorded this version of the call: an older one arriving
+    # late (another process's spool) never overwrites a newer attribution.
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["endpoint", "bucket_start"])]
+
+    def __str__(self) -> str:
+        return self.key

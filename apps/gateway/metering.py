@@ -3,7 +3,9 @@
 A finished request appends one JSON line to this process's spool file (one
 ``write`` to the operating system, which keeps it if the process is killed); a
 flusher thread turns the spool into ledger rows every
-``GATEWAY_FLUSH_INTERVAL`` seconds:
+``GATEWAY_FLUSH_INTERVAL`` seconds. The spool and flusher are the ledger's
+shared writer (:mod:`apps.endpoints.services.metering`, which the playground
+and test sets use too); this module is its ``"gateway"`` sink:
 
 - one :class:`GatewayUsage` row per request, inserted with ``ON CONFLICT DO
   NOTHING`` on the request id, so a flush retried after a crash (or the spool of
@@ -23,29 +25,23 @@ stops cleanly flushes its spool and its refusal counts on the way out.
 
 from __future__ import annotations
 
-import atexit
-import fcntl
-import json
 import logging
-import os
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
 from django.db.models import Q, Sum
 
 from apps.core.events import Event, EventKind, emit
 from apps.endpoints.collectors.base import floor_time, series_name
 from apps.endpoints.models import ServingEndpoint, UsageSample
 from apps.endpoints.pricing import PriceBook
+from apps.endpoints.services import metering as writer
 from apps.endpoints.services.portal_usage import collection_mode
 from apps.endpoints.services.rollups import CENT, rollup_endpoints_day
 from apps.endpoints.services.storage import writing
@@ -57,154 +53,35 @@ logger = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 
 
-def spool_dir() -> Path:
-    path = Path(settings.GATEWAY_SPOOL_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+# The spool and its flusher are the ledger's shared writer (the playground and
+# test sets use it too); these names keep the gateway's callers as they were.
+spool_dir = writer.spool_dir
+_read = writer.read_spool
+_get_spool = writer.get_spool
+flush_at_exit = writer.flush_at_exit
 
-
-class Spool:
-    """This process's append-only file of finished requests."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.pid = os.getpid()
-        self.name = f"{self.pid}-{uuid.uuid4().hex[:8]}"
-        self.sequence = 0
-        self.fd: int | None = None
-        self.written = 0
-
-    def _open(self) -> int:
-        if self.fd is None:
-            path = spool_dir() / f"{self.name}.jsonl"
-            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            # Held while this process lives: a file nobody holds is an orphan,
-            # whatever process ids the machine hands out later.
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return self.fd
-
-    def append(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        with self.lock:
-            os.write(self._open(), line)
-            self.written += 1
-
-    def rotate(self) -> Path | None:
-        """Close the current file and hand it to the flusher (None: nothing new)."""
-        with self.lock:
-            if self.fd is None or not self.written:
-                return None
-            self.sequence += 1
-            current = spool_dir() / f"{self.name}.jsonl"
-            ready = spool_dir() / f"{self.name}.{self.sequence}.ready"
-            current.rename(ready)  # still locked: nobody takes it half written
-            os.close(self.fd)
-            self.fd = None
-            self.written = 0
-            return ready
-
-
-_spool: Spool | None = None
-_spool_lock = threading.Lock()
-_flusher: threading.Thread | None = None
 _refusals: Counter[tuple[int | None, int | None, str, str, int]] = Counter()
 _refusals_lock = threading.Lock()
 
 
-def _get_spool() -> Spool:
-    global _spool, _flusher
-    if _spool is None or _spool.pid != os.getpid():
-        with _spool_lock:
-            if _spool is None or _spool.pid != os.getpid():
-                _spool = Spool()
-                _flusher = threading.Thread(
-                    target=_flush_forever, name="gateway-metering", daemon=True
-                )
-                _flusher.start()
-                atexit.register(flush_at_exit)
-    return _spool
-
-
 def record(entry: dict[str, Any]) -> None:
     """Keep one finished request for the ledger (and the log, if the use-case has it)."""
-    _get_spool().append(entry)
+    writer.record(entry)
 
 
 def refused(
     *, key_id: int | None, use_case_id: int | None, code: str, message: str
 ) -> None:
     """Count a refusal; audited once per key, reason and minute, with the count."""
-    _get_spool()
+    writer.get_spool()  # starts the flusher that audits them
     minute = int(time.time() // 60)
     with _refusals_lock:
         _refusals[(key_id, use_case_id, code, message[:300], minute)] += 1
 
 
-def _flush_forever() -> None:
-    while True:
-        time.sleep(float(settings.GATEWAY_FLUSH_INTERVAL))
-        try:
-            flush_pending()
-        except Exception:  # the spool stays; the next round retries
-            logger.exception("Gateway metering flush failed; will retry")
-        finally:
-            connections.close_all()
-
-
 def flush_pending(*, include_refusals_of_this_minute: bool = False) -> int:
-    """Flush this process's spool and any file no live process holds; return the count.
-
-    A file is taken only under an exclusive lock, so two flushers never write
-    the same file at once, and a writer's own open file is never taken.
-    """
-    if _spool is not None and _spool.pid == os.getpid():
-        _spool.rotate()
-    count = 0
-    for path in sorted(spool_dir().glob("*.ready")) + sorted(
-        spool_dir().glob("*.jsonl")
-    ):
-        count += _flush_file(path)
-    _audit_refusals(all_minutes=include_refusals_of_this_minute)
-    return count
-
-
-def _flush_file(path: Path) -> int:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return 0  # another flusher finished it
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # its writer is alive, or another flusher has it
-        if not path.exists():
-            return 0
-        entries = _read(path)
-        if entries:
-            write_entries(entries)
-        path.unlink(missing_ok=True)
-        return len(entries)
-    finally:
-        os.close(fd)
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    entries = []
-    for line in path.read_bytes().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a kill: that request was in flight
-    return entries
-
-
-def flush_at_exit() -> None:
-    """On a clean stop: the last spool lines and this minute's refusals."""
-    try:
-        flush_pending(include_refusals_of_this_minute=True)
-    except Exception:
-        logger.exception("Gateway metering: the final flush failed; the spool stays")
+    """Flush this process's spool and any file no live process holds; return the count."""
+    return writer.flush_pending(final=include_refusals_of_this_minute)
 
 
 def write_entries(entries: Iterable[dict[str, Any]]) -> None:
@@ -466,3 +343,10 @@ def _emit_refusal_spikes(
                 context={"count": count, "minute": at.isoformat()},
             )
         )
+
+
+def _after_flush(*, final: bool) -> None:
+    _audit_refusals(all_minutes=final)
+
+
+writer.register_sink(writer.DEFAULT_SINK, write_entries, after_flush=_after_flush)

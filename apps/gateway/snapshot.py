@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
 from apps.core import crypto
+from apps.core.process_cache import VersionedCache
 from apps.endpoints.models import DailyUsage, ServingEndpoint
 from apps.gateway.models import GatewayKey, GatewaySettings
 from apps.gateway.routes import current_routes, must_stay_in_house, workload_types
@@ -120,20 +120,19 @@ class KeySnapshot:
 class _Cache:
     def __init__(self) -> None:
         self.keys: dict[str, KeySnapshot | None] = {}
-        self.version: Any = None
-        self.checked = 0.0
         self.spend: dict[tuple[str, int], tuple[float, Decimal]] = {}
+        # The version shared by every process (the playground's cache uses it too).
+        self.versions = VersionedCache(
+            VERSION_KEY.removesuffix(":version"), check_every=VERSION_CHECK
+        )
 
     def check_version(self) -> None:
-        now = time.monotonic()
-        if now - self.checked < VERSION_CHECK:
-            return
-        self.checked = now
-        version = cache.get(VERSION_KEY)
-        if version != self.version:
-            self.version = version
-            self.keys.clear()
-            self.spend.clear()
+        if self.versions.check_version():
+            self.clear()
+
+    def clear(self) -> None:
+        self.keys.clear()
+        self.spend.clear()
 
 
 _cache = _Cache()
@@ -141,11 +140,8 @@ _cache = _Cache()
 
 def invalidate() -> None:
     """Tell every gateway process to read keys, routes and budgets again."""
-    version = time.time_ns()
-    cache.set(VERSION_KEY, version, None)
-    _cache.version = version  # this process is up to date already
-    _cache.keys.clear()
-    _cache.spend.clear()
+    _cache.versions.invalidate()  # this process is up to date already
+    _cache.clear()
 
 
 def cached_key(key_hash: str) -> tuple[bool, KeySnapshot | None]:

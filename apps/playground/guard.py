@@ -73,7 +73,16 @@ class DataDeclaration:
 
 
 def blocked_sets() -> tuple[set[str], set[str]]:
-    """(categories, classifications) that may not leave, from the current policy.
+    """(categories, classifications) that may not leave, from the current policy
+    (kept in each process until a policy is recorded: it is on the path to the
+    first token)."""
+    from .snapshot import blocked_sets as cached
+
+    return cached()
+
+
+def read_blocked_sets() -> tuple[set[str], set[str]]:
+    """:func:`blocked_sets` read from the database.
 
     The framework's stored policy when there is one, else the engine's defaults
     (restricted; health, government and indigenous data).

@@ -17,6 +17,7 @@ from apps.endpoints.pricing import PriceBook
 from apps.endpoints.services import record_portal_usage
 from apps.usecases.models import AuditEvent, UseCase
 
+from . import snapshot
 from .access import AttachForbidden, may_attach_evidence
 from .checks import passes
 from .clients import ChatRequest, Connection
@@ -63,7 +64,7 @@ class RunParams:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedRun:
     """A run the guard let through, with its columns ready to call."""
 
@@ -71,6 +72,9 @@ class PreparedRun:
     params: RunParams
     targets: list[Target]
     results: list[ColumnResult] = field(default_factory=list)
+    #: The saved run and its answers, once :func:`save_run` has stored them.
+    run: PlaygroundRun | None = None
+    outputs: list[RunOutput] = field(default_factory=list)
 
 
 # Endpoints and targets.
@@ -155,16 +159,50 @@ def build_targets(resolved: Iterable[tuple[ServingEndpoint, str]]) -> list[Targe
 # Runs.
 
 
+def cached_targets(keys: Sequence[TargetKey]) -> list[Target]:
+    """:func:`resolve_targets` then :func:`build_targets`, from this process's
+    cache of endpoints (no query once each endpoint was read): the path to the
+    first token."""
+    if not 1 <= len(keys) <= MAX_COLUMNS:
+        raise UnknownTarget(f"Choose between one and {MAX_COLUMNS} models.")
+    configs = snapshot.endpoint_configs(list(dict.fromkeys(pk for pk, _ in keys)))
+    targets = []
+    for position, (pk, model) in enumerate(keys):
+        config = configs.get(pk)
+        if config is None:
+            raise UnknownTarget("That endpoint does not exist or cannot chat.")
+        if config.served_models and model not in config.served_models:
+            raise UnknownTarget(f"{config.name} does not serve {model!r}.")
+        if not model:
+            raise UnknownTarget(f"Choose a model of {config.name}.")
+        input_price, output_price = config.price(model)
+        targets.append(
+            Target(
+                position=position,
+                endpoint_id=config.id,
+                endpoint_name=config.name,
+                kind=config.kind,
+                location=config.location,
+                model=model,
+                connection=config.connection,
+                connection_error=config.connection_error,
+                input_usd_per_mtok=input_price,
+                output_usd_per_mtok=output_price,
+                self_hosted=config.self_hosted,
+            )
+        )
+    return targets
+
+
 def prepare_run(*, user: User, params: RunParams, via: str) -> PreparedRun:
     """Check the targets and the guard; raise UnknownTarget or GuardRefused (audited)."""
-    resolved = resolve_targets(params.targets)
+    targets = cached_targets(params.targets)
     check_targets(
         declaration=params.declaration,
-        targets=[(endpoint.name, endpoint.location) for endpoint, _ in resolved],
+        targets=[(t.endpoint_name, t.location) for t in targets],
         user=user,
         via=via,
     )
-    targets = build_targets(resolved)
     return PreparedRun(
         user=user,
         params=params,
@@ -173,10 +211,17 @@ def prepare_run(*, user: User, params: RunParams, via: str) -> PreparedRun:
     )
 
 
-def save_run(*, prepared: PreparedRun, stopped: bool = False) -> PlaygroundRun:
-    """Store the run and each column's answer, metrics and error."""
+def save_run(
+    *, prepared: PreparedRun, stopped: bool = False, record_usage: bool = True
+) -> PlaygroundRun:
+    """Store the run and each column's answer, metrics and error.
+
+    ``record_usage=False`` leaves the usage to :func:`record_prepared_usage`.
+    """
     params = prepared.params
     declaration = params.declaration
+    # Read outside the transaction, so the policy comes from the process cache.
+    may_leave = declaration.may_leave()
     with transaction.atomic():
         run = PlaygroundRun.objects.create(
             owner=prepared.user,
@@ -188,7 +233,7 @@ def save_run(*, prepared: PreparedRun, stopped: bool = False) -> PlaygroundRun:
             special_categories=list(declaration.special_categories),
             must_stay_in_infrastructure=declaration.must_stay_in_infrastructure,
             # Recorded after the answers, off the path to the first token.
-            may_leave_infrastructure=declaration.may_leave(),
+            may_leave_infrastructure=may_leave,
             profile_use_case=declaration.use_case,
             stopped=stopped,
         )
@@ -217,31 +262,52 @@ def save_run(*, prepared: PreparedRun, stopped: bool = False) -> PlaygroundRun:
                 )
             )
         RunOutput.objects.bulk_create(outputs)
-    # After the commit of the run: usage takes the endpoint's lock on its own.
-    record_run_usage(run=run)
+    prepared.run, prepared.outputs = run, outputs
+    if record_usage:
+        record_prepared_usage(prepared=prepared)
     return run
 
 
-def record_run_usage(*, run: PlaygroundRun) -> None:
-    """Record each answered column of ``run`` as usage of its endpoint.
+def record_prepared_usage(*, prepared: PreparedRun) -> None:
+    """Record the answers of a just saved run as usage: no database, one spool
+    append per answer (the streaming view calls it once the stream has closed)."""
+    run = prepared.run
+    assert run is not None
+    kinds = {t.position: t.kind for t in prepared.targets}
+    _record_outputs(run, prepared.outputs, kinds)
 
-    One sample per output (an upsert keyed by the output's id, so calling this
-    again counts nothing twice and only refreshes the attribution), attributed
-    to the run's attached use-case, else the one whose profile it used. Only
-    endpoints no collector counts get samples (see
-    :func:`apps.endpoints.services.record_portal_usage`).
+
+def record_run_usage(*, run: PlaygroundRun) -> None:
+    """Record each answered column of ``run`` as usage of its endpoint again.
+
+    Keyed by the output's id, so calling this again counts nothing twice and
+    only refreshes the attribution (after the run was attached to a use-case).
     """
-    use_case = run.use_case or run.profile_use_case
-    outputs = run.outputs.filter(
-        status=RunOutput.Status.DONE, endpoint__isnull=False
-    ).select_related("endpoint")
+    outputs = list(
+        run.outputs.filter(
+            status=RunOutput.Status.DONE, endpoint__isnull=False
+        ).select_related("endpoint")
+    )
+    kinds = {o.position: o.endpoint.kind for o in outputs if o.endpoint}
+    _record_outputs(run, outputs, kinds)
+
+
+def _record_outputs(
+    run: PlaygroundRun, outputs: list[RunOutput], kinds: dict[int, str]
+) -> None:
+    """Attributed to the run's attached use-case, else the one whose profile it
+    used. Only endpoints no collector counts get usage (see
+    :func:`apps.endpoints.services.record_portal_usage`)."""
+    use_case_id = run.use_case_id or run.profile_use_case_id
     for output in outputs:
-        assert output.endpoint is not None
+        if output.status != RunOutput.Status.DONE or output.endpoint_id is None:
+            continue
         record_portal_usage(
-            endpoint=output.endpoint,
+            endpoint_id=output.endpoint_id,
+            kind=kinds[output.position],
             key=f"run-output={output.pk}",
             model=output.model,
-            use_case=use_case,
+            use_case_id=use_case_id,
             at=run.created_at,
             input_tokens=output.input_tokens,
             output_tokens=output.output_tokens,
@@ -436,17 +502,14 @@ def _record_results_usage(
     stored = TestResult.objects.filter(
         run=run, test_input=test_input, position__in=list(by_position), error=""
     )
-    endpoints = ServingEndpoint.objects.in_bulk([t.endpoint_id for t in targets])
     for result in stored:
         target = by_position[result.position]
-        endpoint = endpoints.get(target.endpoint_id)
-        if endpoint is None:
-            continue
         record_portal_usage(
-            endpoint=endpoint,
+            endpoint_id=target.endpoint_id,
+            kind=target.kind,
             key=f"test-result={result.pk}",
             model=target.model,
-            use_case=run.test_set.use_case,
+            use_case_id=run.test_set.use_case_id,
             at=result.created_at,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,

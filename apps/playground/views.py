@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.usecases.access import get_use_case_for
 from apps.usecases.models import UseCase
 
-from . import ratelimit, services
+from . import ratelimit, services, snapshot
 from .access import AttachForbidden
 from .forms import (
     AttachForm,
@@ -155,6 +155,7 @@ def _prepare_stream(request: HttpRequest) -> services.PreparedRun | HttpResponse
     user = request.user
     if not user.is_authenticated:
         return JsonResponse({"detail": "Sign in first."}, status=401)
+    snapshot.load_roles(user)  # from this process's cache: no query once read
     if not may_use_playground(user):
         return JsonResponse({"detail": "Your role does not allow this."}, status=403)
     wait = ratelimit.hit(user.pk)
@@ -198,12 +199,31 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
     prepared = await sync_to_async(_prepare_stream)(request)
     if isinstance(prepared, HttpResponse):
         return prepared
-    response = StreamingHttpResponse(
-        _events(prepared), content_type="text/event-stream; charset=utf-8"
+    response = _RunStream(
+        prepared, _events(prepared), content_type="text/event-stream; charset=utf-8"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream
     return response
+
+
+class _RunStream(StreamingHttpResponse):
+    """The run's events; its usage is recorded once the stream has closed.
+
+    Django closes a response after its last byte went out, so the client never
+    waits for the ledger (which the writer's flusher fills later still).
+    """
+
+    def __init__(self, prepared: services.PreparedRun, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.prepared = prepared
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.prepared.run is not None:
+                services.record_prepared_usage(prepared=self.prepared)
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
@@ -241,7 +261,9 @@ async def _events(prepared: services.PreparedRun) -> Any:
                     )
         stopped = False
     finally:
-        run = await sync_to_async(services.save_run)(prepared=prepared, stopped=stopped)
+        run = await sync_to_async(services.save_run)(
+            prepared=prepared, stopped=stopped, record_usage=False
+        )
     yield _sse("done", {"run": run.pk, "url": run.get_absolute_url()})
 
 

@@ -1,4 +1,4 @@
-"""Usage the portal sends itself: one upserted sample per call, rolled up."""
+"""Usage the portal sends itself: through the ledger's writer, one sample per hour."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from apps.catalogue.models import CatalogModel
 from apps.endpoints import services
-from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
+from apps.endpoints.models import DailyUsage, PortalCall, ServingEndpoint, UsageSample
+from apps.endpoints.services import metering
 from tests.factories import (
     EndpointMappingFactory,
     ServingEndpointFactory,
@@ -21,6 +24,19 @@ pytestmark = pytest.mark.django_db
 
 MODEL = "gpt-4o-mini"
 AT = datetime(2025, 3, 4, 10, 42, 7, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _spool(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.GATEWAY_SPOOL_DIR = str(tmp_path / "spool")
+    settings.GATEWAY_FLUSH_INTERVAL = 3600  # tests flush when they choose
+    metering.reset()
+    yield
+    metering.reset()
+
+
+def series(use_case_id: int | None = None) -> str:
+    return f"portal|model={MODEL}|use_case={use_case_id or ''}"
 
 
 @pytest.fixture
@@ -44,18 +60,24 @@ def price() -> CatalogModel:
     )
 
 
-def record(endpoint: ServingEndpoint, **overrides):  # type: ignore[no-untyped-def]
+def record(endpoint: ServingEndpoint, *, flush: bool = True, **overrides):  # type: ignore[no-untyped-def]
+    """Record one call as the playground does, then flush the spool."""
+    use_case = overrides.pop("use_case", None)
     values = {
-        "endpoint": endpoint,
+        "endpoint_id": endpoint.pk,
+        "kind": endpoint.kind,
         "key": "run-output=1",
         "model": MODEL,
-        "use_case": None,
+        "use_case_id": use_case.pk if use_case else None,
         "at": AT,
         "input_tokens": 1_000,
         "output_tokens": 500,
     }
     values.update(overrides)
-    return services.record_portal_usage(**values)
+    recorded = services.record_portal_usage(**values)
+    if flush:
+        metering.flush_pending()
+    return recorded
 
 
 def daily_totals(endpoint: ServingEndpoint) -> dict[str, object]:
@@ -70,10 +92,10 @@ def daily_totals(endpoint: ServingEndpoint) -> dict[str, object]:
 def test_it_records_one_priced_request_in_the_hour_of_the_call(endpoint, price):
     use_case = UseCaseFactory()
 
-    sample = record(endpoint, use_case=use_case)
+    assert record(endpoint, use_case=use_case) is True
 
-    assert sample is not None
-    assert sample.series == "portal|run-output=1"
+    (sample,) = UsageSample.objects.filter(endpoint=endpoint)
+    assert sample.series == series(use_case.pk)
     assert sample.bucket_start == datetime(2025, 3, 4, 10, tzinfo=UTC)
     assert sample.bucket_end == datetime(2025, 3, 4, 11, tzinfo=UTC)
     assert (sample.requests, sample.input_tokens, sample.output_tokens) == (
@@ -90,6 +112,16 @@ def test_it_records_one_priced_request_in_the_hour_of_the_call(endpoint, price):
     assert row.cost == Decimal("0.000450")
 
 
+def test_recording_only_appends_to_the_spool_until_the_flush(endpoint, price):
+    with CaptureQueriesContext(connection) as queries:
+        record(endpoint, flush=False)
+
+    assert len(queries) == 0
+    assert not UsageSample.objects.exists()
+    assert metering.flush_pending() == 1
+    assert UsageSample.objects.get(endpoint=endpoint).requests == 1
+
+
 def test_recording_the_same_call_again_never_counts_it_twice(endpoint, price):
     record(endpoint)
     first = daily_totals(endpoint)
@@ -100,6 +132,22 @@ def test_recording_the_same_call_again_never_counts_it_twice(endpoint, price):
     assert UsageSample.objects.filter(endpoint=endpoint).count() == 1
     assert daily_totals(endpoint) == first
     assert first["requests"] == 1
+
+
+def test_a_retried_flush_counts_nothing_twice(endpoint, price):
+    record(endpoint, flush=False)
+    record(endpoint, key="run-output=2", flush=False)
+    ready = metering.get_spool().rotate()
+    assert ready is not None
+    entries = metering.read_spool(ready)
+
+    metering.write_now(entries)
+    metering.write_now(entries)  # the flush, retried after a crash
+
+    assert PortalCall.objects.count() == 2
+    (sample,) = UsageSample.objects.filter(endpoint=endpoint)
+    assert (sample.requests, sample.input_tokens) == (2, 2_000)
+    assert daily_totals(endpoint)["cost"] == Decimal("0.000900")
 
 
 def test_a_call_saved_again_at_another_time_moves_rather_than_doubles(endpoint, price):
@@ -113,12 +161,19 @@ def test_a_call_saved_again_at_another_time_moves_rather_than_doubles(endpoint, 
     assert DailyUsage.objects.get(endpoint=endpoint).requests == 1
 
 
-def test_each_call_is_its_own_sample(endpoint, price):
+def test_calls_of_one_hour_share_a_sample_and_each_counts_once(endpoint, price):
     record(endpoint, key="run-output=1")
     record(endpoint, key="run-output=2", input_tokens=10, output_tokens=20)
     record(endpoint, key="test-result=1", input_tokens=None, output_tokens=None)
 
-    assert UsageSample.objects.filter(endpoint=endpoint).count() == 3
+    (sample,) = UsageSample.objects.filter(endpoint=endpoint)
+    assert (sample.requests, sample.input_tokens, sample.output_tokens) == (
+        3,
+        1_010,
+        520,
+    )
+    # Each call priced on its own: 0.000450 + 0.000014 (rounded) + 0.
+    assert sample.cost == Decimal("0.000450") + Decimal("0.000014")
     totals = daily_totals(endpoint)
     assert (totals["requests"], totals["input_tokens"], totals["output_tokens"]) == (
         3,
@@ -127,13 +182,46 @@ def test_each_call_is_its_own_sample(endpoint, price):
     )
 
 
+def test_a_late_older_version_of_a_call_does_not_undo_a_newer_one(endpoint, price):
+    use_case = UseCaseFactory()
+    record(endpoint, use_case=None, flush=False)
+    old = metering.read_spool(metering.get_spool().rotate())  # type: ignore[arg-type]
+    record(endpoint, use_case=use_case)  # attached to a use-case meanwhile
+
+    metering.write_now(old)  # another process's spool, flushed late
+
+    (sample,) = UsageSample.objects.filter(endpoint=endpoint)
+    assert sample.use_case == use_case and sample.requests == 1
+
+
+def test_a_call_kept_as_its_own_sample_before_moves_into_its_hour(endpoint, price):
+    """Samples of one call each (how calls were kept before) are not counted twice."""
+    UsageSample.objects.create(
+        endpoint=endpoint,
+        series="portal|run-output=1",
+        bucket_start=datetime(2025, 3, 4, 10, tzinfo=UTC),
+        bucket_end=datetime(2025, 3, 4, 11, tzinfo=UTC),
+        model=MODEL,
+        requests=1,
+        input_tokens=1_000,
+        output_tokens=500,
+        cost=Decimal("0.000450"),
+    )
+
+    record(endpoint)
+
+    (sample,) = UsageSample.objects.filter(endpoint=endpoint)
+    assert sample.series == series() and sample.requests == 1
+    assert daily_totals(endpoint)["requests"] == 1
+
+
 def test_without_a_use_case_it_attributes_the_call_as_the_mapping_says(endpoint):
     mapped = UseCaseFactory()
     EndpointMappingFactory(endpoint=endpoint, use_case=mapped)
 
-    sample = record(endpoint, use_case=None)
+    record(endpoint, use_case=None)
 
-    assert sample is not None and sample.use_case == mapped
+    assert UsageSample.objects.get(endpoint=endpoint).use_case == mapped
     assert DailyUsage.objects.get(endpoint=endpoint).use_case == mapped
 
 
@@ -142,9 +230,9 @@ def test_the_endpoint_price_prices_models_the_catalogue_lacks(endpoint):
     endpoint.output_usd_per_mtok = Decimal("2")
     endpoint.save()
 
-    sample = record(endpoint, model="my-local-model")
+    record(endpoint, model="my-local-model")
 
-    assert sample is not None and sample.cost == Decimal("0.002000")
+    assert UsageSample.objects.get(endpoint=endpoint).cost == Decimal("0.002000")
 
 
 def test_a_self_hosted_endpoint_spreads_its_hourly_cost_over_the_calls(price):
@@ -179,7 +267,7 @@ def test_a_self_hosted_endpoint_spreads_its_hourly_cost_over_the_calls(price):
 def test_kinds_whose_collector_counts_the_traffic_get_no_portal_sample(kind, price):
     endpoint = ServingEndpointFactory(kind=kind)
 
-    assert record(endpoint, use_case=UseCaseFactory()) is None
+    assert record(endpoint, use_case=UseCaseFactory()) is False
 
     assert not UsageSample.objects.filter(endpoint=endpoint).exists()
     assert not DailyUsage.objects.filter(endpoint=endpoint).exists()
@@ -197,7 +285,32 @@ def test_a_new_mapping_leaves_a_call_with_its_own_use_case_alone(endpoint, price
     attributed = dict(
         UsageSample.objects.filter(endpoint=endpoint).values_list("series", "use_case")
     )
-    assert attributed == {
-        "portal|run-output=1": own.pk,
-        "portal|run-output=2": mapped.pk,
-    }
+    assert attributed == {series(own.pk): own.pk, series(): mapped.pk}
+
+
+@pytest.mark.parametrize("hosting", ["priced", "self_hosted"])
+def test_writing_a_call_costs_the_same_queries_after_1_or_50_calls_that_day(
+    hosting, price
+):
+    endpoint = ServingEndpointFactory(
+        kind="openai_compatible",
+        hourly_cost=Decimal("2.50") if hosting == "self_hosted" else None,
+        location="in_house" if hosting == "self_hosted" else "external",
+    )
+    use_case = UseCaseFactory()
+
+    def queries_of_the_next_call(prior: int) -> int:
+        for n in range(prior):
+            record(
+                endpoint,
+                key=f"prior-{prior}-{n}",
+                use_case=use_case,
+                at=AT + timedelta(minutes=n),
+            )
+        record(endpoint, key=f"next-{prior}", use_case=use_case, flush=False)
+        with CaptureQueriesContext(connection) as queries:
+            assert metering.flush_pending() == 1
+        return len(queries)
+
+    assert queries_of_the_next_call(1) == queries_of_the_next_call(50)
+    assert DailyUsage.objects.get(endpoint=endpoint).requests == 1 + 50 + 2

@@ -11,7 +11,6 @@ database (PostgreSQL) or a file copy of it (SQLite, see
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import time
@@ -25,6 +24,7 @@ import redis
 from django.db.models import Sum
 
 from apps.endpoints.models import UsageSample
+from apps.endpoints.services import metering as writer
 from apps.gateway import limits, metering
 from apps.gateway.models import GatewayUsage
 from tests.factories import ServingEndpointFactory, UseCaseFactory
@@ -59,9 +59,7 @@ def _metering(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def _forget_own_spool() -> None:
-    if metering._spool is not None and metering._spool.fd is not None:
-        os.close(metering._spool.fd)
-    metering._spool = None
+    writer.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ flushed explicitly (``flush_pending``) so each test sees the ledger it made.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from apps.endpoints import services
 from apps.endpoints.models import DailyUsage, UsageSample
+from apps.endpoints.services import metering as writer
 from apps.gateway import metering, snapshot, views
 from apps.gateway.keys import issue_gateway_key, revoke_gateway_key
 from apps.gateway.models import GatewayUsage
@@ -52,9 +52,7 @@ def _gateway_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def _reset() -> None:
-    if metering._spool is not None and metering._spool.fd is not None:
-        os.close(metering._spool.fd)
-    metering._spool = None
+    writer.reset()
     metering._refusals.clear()
     views._cooldown.clear()
     views._clients.clear()

@@ -17,6 +17,8 @@ from django.urls import reverse
 
 from apps.catalogue.models import CatalogModel
 from apps.endpoints.models import ServingEndpoint
+from apps.endpoints.services import metering
+from apps.playground import snapshot
 from tests.factories import ServingEndpointFactory
 from tests.servers import FakeServer, RecordedRequest, Reply
 
@@ -27,13 +29,26 @@ CLAUDE_MODEL = "claude-sonnet-4-5"
 
 
 @pytest.fixture(autouse=True)
-def _playground_settings(settings):  # type: ignore[no-untyped-def]
+def _playground_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.ENDPOINT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     settings.PLAYGROUND_READ_TIMEOUT_SECONDS = 5.0
     settings.PLAYGROUND_TOTAL_TIMEOUT_SECONDS = 20.0
+    # Usage goes through the ledger's writer: a spool of this test's own, flushed
+    # when the test says (``flush_usage``), never by the background thread.
+    settings.GATEWAY_SPOOL_DIR = str(tmp_path / "spool")
+    settings.GATEWAY_FLUSH_INTERVAL = 3600
+    metering.reset()
     cache.clear()  # the rate limit counts in the cache
+    snapshot.cache.clear()
     yield
     cache.clear()
+    snapshot.cache.clear()
+    metering.reset()
+
+
+def flush_usage() -> int:
+    """Write what the playground spooled to the ledger (the flusher's job)."""
+    return metering.flush_pending()
 
 
 def _server(models: list[str], reply: str) -> FakeServer:

@@ -1,4 +1,8 @@
-"""What the playground sends is usage: samples for endpoints no collector counts."""
+"""What the playground sends is usage: samples for endpoints no collector counts.
+
+Recorded through the ledger's writer (the gateway's): each answer is spooled
+once the run is saved and lands in its hour's sample when the spool is flushed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from apps.playground.guard import DataDeclaration
 from apps.playground.models import RunOutput, TestResult
 from tests.factories import TestInputFactory, TestSetFactory, UseCaseFactory
 
-from .conftest import LOCAL_MODEL, form_data, stream, target
+from .conftest import LOCAL_MODEL, flush_usage, form_data, stream, target
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +32,13 @@ def run_on(user, *endpoints, use_case=None):  # type: ignore[no-untyped-def]
         declaration=declaration,
         max_tokens=64,
     )
-    return services.execute_run(user=user, params=params)
+    run = services.execute_run(user=user, params=params)
+    flush_usage()
+    return run
+
+
+def series(output, use_case=None) -> str:  # type: ignore[no-untyped-def]
+    return f"portal|model={output.model}|use_case={use_case.pk if use_case else ''}"
 
 
 def test_a_run_records_one_sample_per_answer_on_an_openai_compatible_endpoint(
@@ -41,7 +51,7 @@ def test_a_run_records_one_sample_per_answer_on_an_openai_compatible_endpoint(
     big = run.outputs.get(endpoint=big_endpoint)
     assert big.status == RunOutput.Status.DONE and big.output_tokens
     (sample,) = UsageSample.objects.filter(endpoint=big_endpoint)
-    assert sample.series == f"portal|run-output={big.pk}"
+    assert sample.series == series(big, use_case)
     assert sample.requests == 1
     assert (sample.input_tokens, sample.output_tokens) == (
         big.input_tokens,
@@ -59,6 +69,7 @@ def test_saving_a_runs_usage_again_does_not_double_it(alice, big_endpoint, big_s
 
     services.record_run_usage(run=run)
     services.record_run_usage(run=run)
+    flush_usage()
 
     assert UsageSample.objects.filter(endpoint=big_endpoint).count() == 1
     assert DailyUsage.objects.get(endpoint=big_endpoint).requests == 1
@@ -72,6 +83,7 @@ def test_attaching_a_run_moves_its_usage_to_that_use_case(
     use_case = UseCaseFactory(owner=alice)
 
     services.attach_run(run=run, use_case=use_case, by=alice)
+    flush_usage()
 
     (sample,) = UsageSample.objects.filter(endpoint=big_endpoint)
     assert sample.use_case == use_case
@@ -101,9 +113,11 @@ def test_a_streamed_run_records_its_usage(alice, big_endpoint, big_server):
     response = stream(alice, form_data(target(big_endpoint)))
 
     assert response.status == 200
+    assert not UsageSample.objects.exists()  # spooled, not written while streaming
+    assert flush_usage() == 1
     output = RunOutput.objects.get(endpoint=big_endpoint)
     (sample,) = UsageSample.objects.filter(endpoint=big_endpoint)
-    assert sample.series == f"portal|run-output={output.pk}"
+    assert sample.series == series(output)
     assert sample.output_tokens == output.output_tokens
 
 
@@ -129,13 +143,14 @@ def test_a_test_set_run_records_each_result_once(
     run.status = "running"
     run.save(update_fields=["status"])
     services.execute_test_set_run(run_id=run.pk)  # a retried task
+    flush_usage()
 
     results = TestResult.objects.filter(run=run, position=0)
     assert results.count() == 2
     samples = UsageSample.objects.filter(endpoint=big_endpoint)
-    assert sorted(samples.values_list("series", flat=True)) == sorted(
-        f"portal|test-result={result.pk}" for result in results
-    )
+    assert list(samples.values_list("series", flat=True)) == [
+        f"portal|model={big_endpoint.served_models[0]}|use_case={use_case.pk}"
+    ]
     assert {s.use_case_id for s in samples} == {use_case.pk}
     totals = samples.aggregate(r=Sum("requests"), o=Sum("output_tokens"))
     assert totals == {
@@ -159,6 +174,6 @@ def test_the_usage_api_shows_what_the_playground_sent(
 
     assert response.status_code == 200
     (row,) = response.json()["results"]
-    assert row["series"] == f"portal|run-output={output.pk}"
+    assert row["series"] == series(output, use_case)
     assert row["requests"] == 1 and row["use_case"] == use_case.pk
     assert row["output_tokens"] == output.output_tokens

@@ -68,18 +68,15 @@ def test_it_streams_each_answer_into_its_column_in_order(
 def test_it_sends_to_every_model_at_once(
     alice, local_endpoint, big_endpoint, local_server, big_server
 ):
-    """Two answers of 0.3 s each arrive interleaved, in about 0.3 s, not 0.6 s."""
+    """Two answers arrive interleaved: column 1 starts before column 0 ends."""
     local_server.chat_reply = big_server.chat_reply = "one two three four five six"
     local_server.chunk_delay = big_server.chunk_delay = 0.05
 
-    started = time.perf_counter()
     result = stream(alice, form_data(target(local_endpoint), target(big_endpoint)))
-    elapsed = time.perf_counter() - started
 
     columns = [d["column"] for d in result.of("delta")]
     first_of_1 = columns.index(1)
     assert 0 in columns[first_of_1:], "column 1 started only after column 0 ended"
-    assert elapsed < 0.55
 
 
 def test_it_delivers_the_first_tokens_before_the_answer_is_complete(

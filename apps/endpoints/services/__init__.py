@@ -5,6 +5,8 @@
 - :mod:`.storage`: turning readings into samples (counters, buckets, gaps);
 - :mod:`.rollups`: daily rollups and pruning of raw samples;
 - :mod:`.portal_usage`: calls the portal sends itself, for kinds with no usage API;
+- :mod:`.metering`: the ledger's writer (spool and flusher) for those calls and
+  the gateway's;
 - :mod:`.drift`: live volume against the assessment.
 """
 
@@ -32,7 +34,9 @@ from apps.endpoints.services.drift import (
 from apps.endpoints.services.portal_usage import (
     collection_mode,
     counts_portal_usage,
+    kind_counts_portal_usage,
     record_portal_usage,
+    write_portal_calls,
 )
 from apps.endpoints.services.registration import (
     PORTAL_SERIES_PREFIX,
@@ -69,6 +73,7 @@ __all__ = [
     "delete_mapping",
     "fetch",
     "flag_drifted_use_cases",
+    "kind_counts_portal_usage",
     "probe_endpoint",
     "prune_usage_samples",
     "record_failure",
@@ -86,4 +91,5 @@ __all__ = [
     "store_readings",
     "take_over",
     "threshold_for",
+    "write_portal_calls",
 ]
