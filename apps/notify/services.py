@@ -16,12 +16,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.events import Event, EventKind
+from apps.core.http import UnsafeURL, check_url
 from apps.usecases.models import UseCase
 
 from . import channels
@@ -259,11 +262,6 @@ def save_subscription(
 
 def target_problem(*, channel: str, target: str) -> str | None:
     """Why ``target`` may not be used for ``channel``, or None."""
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
-    from apps.core.http import UnsafeURL, check_url
-
     if channel == Subscription.Channel.EMAIL:
         addresses = [a.strip() for a in target.split(",") if a.strip()]
         if not addresses:
