@@ -227,6 +227,8 @@ class SavedPlanViewSet(
     permission_classes = [permissions.IsAuthenticated, CanPlan]
     serializer_class = SavedPlanSerializer
     queryset = SavedPlan.objects.select_related("created_by")
+    # Newest first, always: no filters or orderings to document.
+    filter_backends: list[type] = []
 
     @extend_schema(
         request=SavePlanSerializer,

@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import CatalogModel, GpuProfile, PriceSnapshot
+from .offers import ManagedOffer
 
 
 @admin.register(CatalogModel)
@@ -27,3 +28,17 @@ class GpuProfileAdmin(SimpleHistoryAdmin):
 @admin.register(PriceSnapshot)
 class PriceSnapshotAdmin(admin.ModelAdmin):
     list_display = ("key", "date", "source")
+
+
+@admin.register(ManagedOffer)
+class ManagedOfferAdmin(admin.ModelAdmin):
+    list_display = (
+        "model",
+        "provider",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "inside_our_infrastructure",
+        "active",
+    )
+    list_filter = ("provider", "inside_our_infrastructure", "active")
+    search_fields = ("model__key", "provider")

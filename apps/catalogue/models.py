@@ -367,4 +367,5 @@ def catalogue_version() -> tuple[Any, ...]:
         row = cursor.fetchone()
     return tuple(row) if row and row[0] is not None else ()
 
+
 from .offers import ManagedOffer  # noqa: E402, F401  # a model of its own module

@@ -104,3 +104,15 @@ def test_every_use_case_and_workload_is_placed_exactly_once(
         (u.id, w.task_type) for u in plan.use_cases for w in u.workloads if w.pool
     }
     assert pooled_workloads == set(in_pools)
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(portfolio=portfolios(), readiness=st.sampled_from(MLOPS_READINESS))
+def test_data_that_must_stay_is_only_ever_planned_in_house(
+    portfolio: list[PortfolioUseCase], readiness: str
+) -> None:
+    plan = plan_portfolio(portfolio, DEFAULT_POLICY, SEED, mlops_readiness=readiness)
+
+    for u in plan.use_cases:
+        if u.standalone.steps[0].decided:  # data governance: may not leave
+            assert {w.hosted_by for w in u.workloads} == {"in-house"}
