@@ -7,13 +7,18 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.usecases.lifecycle import register_guard
-        from apps.usecases.panels import Panel, register_panel
+        from apps.usecases.panels import (
+            Panel,
+            register_list_annotation,
+            register_panel,
+        )
         from apps.usecases.signals import use_case_transitioned
 
-        from .conditions import go_live_guard
+        from .conditions import go_live_guard, with_attention_flags
         from .notifications import on_use_case_transitioned
 
         register_guard("reviews.conditions_before_go_live", go_live_guard)
+        register_list_annotation("attention", with_attention_flags)
 
         use_case_transitioned.connect(
             on_use_case_transitioned, dispatch_uid="reviews.notify_transition"

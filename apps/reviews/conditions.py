@@ -256,6 +256,27 @@ class Attention:
     incidents: list[Any]
 
 
+def with_attention_flags(use_cases: Any) -> Any:
+    """Annotate ``has_overdue_condition`` and ``has_open_incident`` (subqueries,
+    no extra query) for the use-case lists."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import Incident
+
+    return use_cases.annotate(
+        has_overdue_condition=Exists(
+            Condition.objects.filter(
+                use_case=OuterRef("pk"), status=Condition.Status.OVERDUE
+            )
+        ),
+        has_open_incident=Exists(
+            Incident.objects.filter(
+                use_case=OuterRef("pk"), status=Incident.Status.OPEN
+            )
+        ),
+    )
+
+
 def attention_for(user: User, *, limit: int = 50) -> Attention:
     """For the portfolio: two queries, whatever the number of use-cases."""
     from .models import Incident

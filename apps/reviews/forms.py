@@ -38,7 +38,9 @@ class DecisionForm(forms.Form):
     conditions = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        help_text="One a line, e.g. “re-review at 50,000 requests a day”.",
+        help_text="One a line, e.g. “re-review at 50,000 requests a day”; add "
+        "“| 2027-01-31” for a due date, “| before go-live” to block going live "
+        "until it is met, “| @username” for its owner (default: the requester).",
     )
     comment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -336,3 +336,42 @@ def test_platform_saves_a_new_risk_policy_version_and_a_bad_one_is_refused(
     assert client.get(url).status_code == 200
     assert client.post(url, {"data": "{}"}).status_code == 403
     assert RiskPolicyVersion.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_use_case_list_flags_an_overdue_condition_and_an_open_incident(
+    client, alice, bob
+):
+    import datetime
+
+    from apps.reviews import conditions
+    from apps.reviews import services as review_services
+    from apps.reviews.incidents import report_incident
+    from apps.usecases.services import submit_use_case
+    from tests.factories import UseCaseFactory
+
+    use_case = UseCaseFactory(owner=alice, requests_per_day=500)
+    submit_use_case(use_case=use_case, by=alice)
+    review_services.decide_use_case(
+        use_case=use_case,
+        by=bob,
+        outcome="approved",
+        pattern="proprietary_api",
+        overrule_reason="Test.",
+        conditions=["Bias audit | 2026-11-01"],
+    )
+    client.force_login(alice)
+    listing = reverse("usecases:list")
+    assert "condition overdue" not in client.get(listing).content.decode()
+    conditions.mark_overdue_conditions(today=datetime.date(2026, 12, 1))
+    report_incident(
+        use_case=use_case,
+        by=bob,
+        kind="outage",
+        severity="low",
+        title="Slow",
+        description="Slow answers.",
+    )
+    page = client.get(listing).content.decode()
+    assert "condition overdue" in page
+    assert "incident open" in page
