@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("catalogue", "0003_model_lifecycle"),
+        ("catalogue", "0004_model_lifecycle"),
         ("endpoints", "0003_alter_usagesample_measure"),
         ("playground", "0002_llm_judge"),
         ("usecases", "0003_transitions_protected"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalogue", "0002_token_price_tiers"),
+        ("catalogue", "0003_managed_offers"),
     ]
 
     operations = [

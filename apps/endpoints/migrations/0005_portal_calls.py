@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("endpoints", "0003_alter_usagesample_measure"),
+        ("endpoints", "0004_monthly_usage_rollups"),
         ("usecases", "0003_transitions_protected"),
     ]
 
