@@ -192,7 +192,8 @@ def build_portfolio() -> dict:
 SAMPLE_COLUMNS = (
     "endpoint_id, series, bucket_start, bucket_end, measure, model, project_id, "
     "api_key_id, use_case_id, team_id, requests, input_tokens, output_tokens, "
-    "cached_input_tokens, cost, cost_reported, updated_at"
+    "cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, service_tier, "
+    "cost, cost_reported, updated_at"
 )
 
 
@@ -226,7 +227,7 @@ def insert_samples(
                    'usage', 'model-' || (u %% 5), '', '',
                    %(first_use_case)s + u,
                    uc.team_id,
-                   10 + (n %% 7), 1000 + (n %% 100), 200 + (n %% 30), 0,
+                   10 + (n %% 7), 1000 + (n %% 100), 200 + (n %% 30), 0, 0, 0, '',
                    round((0.01 + (u %% 13) * 0.001 + (n %% 11) * 0.0005)::numeric, 6),
                    false, now()
             FROM generate_series(%(lo)s, %(hi)s) AS u

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
+from typing import Any
 
 import django_filters
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
@@ -216,12 +219,14 @@ class UseCaseListSerializer(serializers.ListSerializer):
         rows = list(data)
         workloads: dict[int, list[dict]] = defaultdict(list)
         for workload in (
-            Workload.objects.filter(use_case_id__in=[row.pk for row in rows])
+            Workload.objects.filter(use_case_id__in=[row["id"] for row in rows])
             .order_by("-share", "pk")
             .values("use_case_id", "id", "task_type", "share", "notes")
         ):
             workloads[workload.pop("use_case_id")].append(workload)
-        wanted = [row.latest_decision_id for row in rows if row.latest_decision_id]
+        wanted = [
+            row["latest_decision_id"] for row in rows if row["latest_decision_id"]
+        ]
         decisions = {
             decision["id"]: decision
             for decision in Decision.objects.filter(pk__in=wanted).values(
@@ -236,7 +241,9 @@ class UseCaseListSerializer(serializers.ListSerializer):
         }
         summarise = self.child.summarise
         return [
-            summarise(row, workloads[row.pk], decisions.get(row.latest_decision_id))
+            summarise(
+                row, workloads[row["id"]], decisions.get(row["latest_decision_id"])
+            )
             for row in rows
         ]
 
@@ -300,13 +307,11 @@ class UseCaseSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def summarise(
-        self, row: UseCase, workloads: list[dict], decision: dict | None
+        self, row: dict[str, Any], workloads: list[dict], decision: dict | None
     ) -> dict:
-        """One row as the fields above would write it (same names, same formats)."""
-        moment = _DATETIME.to_representation
-        cost = row.latest_monthly_cost
-        flagged = row.reassessment_flagged_at
-        submitted = row.submitted_at
+        """One row (a dict of the list's columns) as the fields above would write it:
+        same names, same formats."""
+        cost = row["latest_monthly_cost"]
         if decision is not None:
             decision = {
                 "id": decision["id"],
@@ -315,32 +320,40 @@ class UseCaseSummarySerializer(serializers.ModelSerializer):
                 "chosen_models": decision["chosen_models"],
                 "conditions": decision["conditions"],
                 "decided_by": decision["decided_by_name"],
-                "created_at": moment(decision["created_at"]),
+                "created_at": _moment(decision["created_at"]),
             }
         return {
-            "id": row.pk,
-            "title": row.title,
-            "owner": row.owner_username,
-            "team": row.team_id,
-            "team_name": row.team_name,
-            "status": row.status,
-            "data_classification": row.data_classification,
-            "requests_per_day": row.requests_per_day,
+            "id": row["id"],
+            "title": row["title"],
+            "owner": row["owner_username"],
+            "team": row["team_id"],
+            "team_name": row["team_name"],
+            "status": row["status"],
+            "data_classification": row["data_classification"],
+            "requests_per_day": row["requests_per_day"],
             "workloads": workloads,
-            "recommendation": row.latest_outcome,
+            "recommendation": row["latest_outcome"],
             "estimated_monthly_cost": None
             if cost is None
             else _MONEY.to_representation(cost),
-            "reassessment_flagged_at": None if flagged is None else moment(flagged),
-            "created_at": moment(row.created_at),
-            "updated_at": moment(row.updated_at),
-            "submitted_at": None if submitted is None else moment(submitted),
+            "reassessment_flagged_at": _moment(row["reassessment_flagged_at"]),
+            "created_at": _moment(row["created_at"]),
+            "updated_at": _moment(row["updated_at"]),
+            "submitted_at": _moment(row["submitted_at"]),
             "decision": decision,
         }
 
 
-#: DRF's own formats for the summary's date-times and amounts.
-_DATETIME = serializers.DateTimeField()
+def _moment(value: datetime | None) -> str | None:
+    """A date-time as DRF writes it (ISO 8601 in the current zone, UTC as ``Z``),
+    without a field's per-call checks."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+#: DRF's own format for the summary's amounts.
 _MONEY = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -370,14 +383,26 @@ class UseCaseViewSet(CSVListMixin, viewsets.ModelViewSet):
             latest = Assessment.objects.filter(use_case=OuterRef("pk")).order_by(
                 "-created_at", "-pk"
             )
-            return use_cases.for_api_list().annotate(
-                latest_outcome=Subquery(latest.values("outcome")[:1]),
-                latest_monthly_cost=Subquery(latest.values("monthly_cost")[:1]),
-                latest_decision_id=Subquery(
-                    Decision.objects.filter(use_case=OuterRef("pk"))
-                    .order_by("-created_at", "-pk")
-                    .values("pk")[:1]
-                ),
+            return (
+                use_cases.for_api_list()
+                .annotate(
+                    latest_outcome=Subquery(latest.values("outcome")[:1]),
+                    latest_monthly_cost=Subquery(latest.values("monthly_cost")[:1]),
+                    latest_decision_id=Subquery(
+                        Decision.objects.filter(use_case=OuterRef("pk"))
+                        .order_by("-created_at", "-pk")
+                        .values("pk")[:1]
+                    ),
+                )
+                # Plain rows: a page builds no model instance.
+                .values(
+                    *UseCase.LIST_FIELDS,
+                    "owner_username",
+                    "team_name",
+                    "latest_outcome",
+                    "latest_monthly_cost",
+                    "latest_decision_id",
+                )
             )
         return with_latest_assessment(
             use_cases.for_list().prefetch_related(latest_decisions())

@@ -43,7 +43,13 @@ def use_case_list(request: HttpRequest) -> HttpResponse:
     scope = request.GET.get("scope", "all")
     if scope not in SCOPES:
         scope = "all"
-    queryset = annotate_for_list(UseCase.objects.visible_to(request.user).for_list())
+    # The page shows the team, never the owner or the description: neither is read.
+    queryset = annotate_for_list(
+        UseCase.objects.visible_to(request.user)
+        .select_related("team")
+        .prefetch_related("workloads")
+        .defer("description")
+    )
     if scope == "mine":
         queryset = queryset.filter(owner=request.user)
     elif scope == "team":
