@@ -13,18 +13,25 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
+# Browser assets and tools from package.json (plotly.js's basic bundle, axe-core for
+# the accessibility walk, Lighthouse for bench/pages.py), pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	@echo "Installing npm packages (plotly.js basic bundle, axe-core, lighthouse)..."
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Debian's Chromium for the browser tests; Playwright drives it, nothing is downloaded.
 /usr/bin/chromium:
 	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
-run: $(BIN)/.installed
+run: $(BIN)/.installed node_modules/.installed
 	@mkdir -p $(PORTAL_VAR_DIR)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 PORT=$(PORT) $(BIN)/python scripts/run_all.py
 
-test: $(BIN)/.installed /usr/bin/chromium
+test: $(BIN)/.installed node_modules/.installed /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -32,8 +39,8 @@ test: $(BIN)/.installed /usr/bin/chromium
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed node_modules/.installed /usr/bin/chromium
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

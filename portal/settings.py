@@ -199,10 +199,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The charts use only bar, pie and scatter traces: plotly.js's "basic" bundle (a
+# quarter of the full one; package.json, installed by `make`) is served when present,
+# else the full bundle the Python package ships. Templates load it by PLOTLY_JS.
+_PLOTLY_BASIC = BASE_DIR / "node_modules" / "plotly.js-basic-dist-min"
+PLOTLY_JS = (
+    "plotly/plotly-basic.min.js"
+    if (_PLOTLY_BASIC / "plotly-basic.min.js").is_file()
+    else "plotly/plotly.min.js"
+)
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    # plotly.js comes from the Python package, so no copy lives in the repository.
-    ("plotly", Path(plotly.__file__).parent / "package_data"),
+    # plotly.js comes from npm or the Python package, so no copy lives in the repository.
+    (
+        "plotly",
+        _PLOTLY_BASIC
+        if PLOTLY_JS.endswith("basic.min.js")
+        else Path(plotly.__file__).parent / "package_data",
+    ),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
