@@ -6,7 +6,7 @@ class ReviewsConfig(AppConfig):
     label = "reviews"
 
     def ready(self) -> None:
-        from apps.usecases.panels import Panel, register_panel
+        from apps.usecases.panels import Panel, register_next_step, register_panel
         from apps.usecases.signals import use_case_transitioned
 
         from .notifications import on_use_case_transitioned
@@ -17,3 +17,7 @@ class ReviewsConfig(AppConfig):
         register_panel(Panel("Board review", "reviews:thread", order=60))
         register_panel(Panel("Routes", "reviews:routes", order=65))
         register_panel(Panel("Audit trail", "reviews:timeline", order=90))
+
+        from .next_steps import board_next_step
+
+        register_next_step(50, board_next_step)
