@@ -79,6 +79,56 @@ def decide_use_case(
             conditions=conditions,
             overrule_reason=overrule_reason,
         )
+    decision = preview_decision(
+        use_case=use_case,
+        by=by,
+        outcome=outcome,
+        pattern=pattern,
+        chosen_models=chosen_models,
+        conditions=conditions,
+        comment=comment,
+        overrule_reason=overrule_reason,
+        routes=routes,
+    )
+    with transaction.atomic():
+        if use_case.status == S.SUBMITTED:
+            start_review(use_case=use_case, by=by)
+        decision.transition = record_decision_outcome(
+            use_case=use_case, outcome=outcome, by=by, comment=decision.comment
+        )
+        decision.save()
+        AuditEvent.record(
+            kind="reviews.decision",
+            summary=f"Board decision: {decision.outcome_label.lower()}"
+            + (f", {decision.get_pattern_display().lower()}" if pattern else ""),
+            actor=by,
+            use_case=use_case,
+            data={
+                "decision_id": decision.pk,
+                "outcome": decision.outcome,
+                "pattern": decision.pattern,
+                "recommended_pattern": decision.recommended_pattern,
+                "conditions": decision.conditions,
+                "routes": decision.routes,
+            },
+        )
+    return decision
+
+
+def preview_decision(
+    *,
+    use_case: UseCase,
+    by: User,
+    outcome: str,
+    pattern: str = "",
+    chosen_models: Sequence[str] = (),
+    conditions: Sequence[str] = (),
+    comment: str = "",
+    overrule_reason: str = "",
+    routes: Any = None,
+) -> Decision:
+    """The decision as it would be recorded, checked but not saved: the page shows
+    it for the board to confirm. Raises `ValidationError` as `decide_use_case` does."""
     decision = Decision(
         use_case=use_case,
         outcome=outcome,
@@ -104,28 +154,6 @@ def decide_use_case(
             errors = exc.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        if use_case.status == S.SUBMITTED:
-            start_review(use_case=use_case, by=by)
-        decision.transition = record_decision_outcome(
-            use_case=use_case, outcome=outcome, by=by, comment=decision.comment
-        )
-        decision.save()
-        AuditEvent.record(
-            kind="reviews.decision",
-            summary=f"Board decision: {decision.outcome_label.lower()}"
-            + (f", {decision.get_pattern_display().lower()}" if pattern else ""),
-            actor=by,
-            use_case=use_case,
-            data={
-                "decision_id": decision.pk,
-                "outcome": decision.outcome,
-                "pattern": decision.pattern,
-                "recommended_pattern": decision.recommended_pattern,
-                "conditions": decision.conditions,
-                "routes": decision.routes,
-            },
-        )
     return decision
 
 

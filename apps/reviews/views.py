@@ -314,7 +314,31 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     routes_valid = routes_form is None or not approving or routes_form.is_valid()
     if form.is_valid() and routes_valid:
         routes = routes_form.routes if routes_form and approving else None
+        # The page's form asks first (step=check): the board sees what would be
+        # recorded and confirms; a client posting without a step records at once.
+        checking = request.POST.get("step") == "check"
         try:
+            if checking:
+                preview = services.preview_decision(
+                    use_case=use_case,
+                    by=request.user,
+                    routes=routes,
+                    **form.cleaned_data,
+                )
+                return render(
+                    request,
+                    "reviews/review_detail.html",
+                    context()
+                    | {
+                        "preview": preview,
+                        "preview_fields": [
+                            (key, value)
+                            for key, values in request.POST.lists()
+                            if key not in {"csrfmiddlewaretoken", "step"}
+                            for value in values
+                        ],
+                    },
+                )
             decision = services.decide_use_case(
                 use_case=use_case, by=request.user, routes=routes, **form.cleaned_data
             )
@@ -328,7 +352,33 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"Decision recorded: {decision.outcome_label.lower()}."
             )
             return redirect("reviews:review", pk=use_case.pk)
-    return render(request, "reviews/review_detail.html", context(), status=400)
+    return render(
+        request,
+        "reviews/review_detail.html",
+        context() | {"error_summary": _error_summary(form, routes_form)},
+        status=400,
+    )
+
+
+def _error_summary(
+    form: DecisionForm, routes_form: RoutesForm | None
+) -> list[tuple[str, str]]:
+    """(where, message) for each error of the decision, for the summary at the top;
+    `where` is the anchor of the field it is about."""
+    found: list[tuple[str, str]] = []
+    for name, messages_ in form.errors.items():
+        anchor = f"#{form[name].id_for_label}" if name in form.fields else "#decision"
+        label = form[name].label if name in form.fields else ""
+        found += [(anchor, f"{label}: {m}" if label else m) for m in messages_]
+    if routes_form is not None and routes_form.is_bound and routes_form.errors:
+        for message in routes_form.general_errors:
+            found.append(("#decision-routes", f"Routes: {message}"))
+        for rows in routes_form.editor():
+            anchor = f"#route-{rows.workload}"
+            found += [(anchor, f"Routes, {rows.label}: {m}") for m in rows.errors]
+        if any(name != "__all__" for name in routes_form.errors):
+            found.append(("#decision-routes", "Routes: a row needs attention."))
+    return found
 
 
 def _split_errors(
