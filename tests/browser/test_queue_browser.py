@@ -1,0 +1,34 @@
+"""The board narrows the review queue by typing, without a reload."""
+
+import pytest
+
+from apps.usecases.services import submit_use_case
+from tests.factories import UseCaseFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_typing_in_the_queue_search_keeps_only_matching_use_cases(
+    browser_page, alice, carol, bob
+):
+    for owner, title in ((alice, "Invoice extraction"), (carol, "Ward rota helper")):
+        submit_use_case(use_case=UseCaseFactory(owner=owner, title=title), by=owner)
+    page = browser_page
+    page.login("bob")
+    page.goto("/reviews/")
+    assert page.locator("#queue-table tbody tr").count() == 2
+    assert page.inner_text("[data-count=submitted]") == "2"
+    page.evaluate("window.__marker = 'still here'")
+
+    page.fill("#queue-search", "rota")
+    page.wait_for_function(
+        "(() => { const t = document.querySelector('#queue-table');"
+        " return t && !t.innerText.includes('Invoice extraction'); })()"
+    )
+    assert page.locator("#queue-table tbody tr").count() == 1
+    assert "Ward rota helper" in page.inner_text("#queue-table")
+    assert page.evaluate("window.__marker") == "still here"  # an htmx swap
+    assert "q=rota" in page.url  # the address keeps the search
+
+    page.fill("#queue-search", "nothing like this")
+    page.wait_for_function("!document.querySelector('#queue-table')")
