@@ -34,6 +34,12 @@ SORTS = {
 
 class QueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
+    assigned = django_filters.ChoiceFilter(
+        choices=[("me", "Assigned to me"), ("nobody", "Not assigned")],
+        method="assigned_to",
+        label="Reviewer",
+        empty_label="Anyone",
+    )
     status = django_filters.MultipleChoiceFilter(
         choices=[(s.value, s.label) for s in QUEUE_STATUSES]
     )
@@ -72,6 +78,11 @@ class QueueFilter(django_filters.FilterSet):
                 | Q(owner__last_name__icontains=word)
             )
         return queryset
+
+    def assigned_to(self, queryset: QuerySet[UseCase], name: str, value: str):  # type: ignore[no-untyped-def]
+        if value == "nobody":
+            return queryset.filter(review_assignment__isnull=True)
+        return queryset.filter(review_assignment__reviewer=self.request.user)
 
     def waiting(self, queryset: QuerySet[UseCase], name: str, value: str):  # type: ignore[no-untyped-def]
         cutoff = timezone.now() - timedelta(days=int(value))

@@ -14,7 +14,7 @@ from apps.usecases.models import AuditEvent, Transition, UseCase
 from apps.usecases.services import record_decision_outcome, transition_use_case
 
 from . import assessments, notifications
-from .models import IN_FORCE, Comment, Decision, current_approval
+from .models import IN_FORCE, Comment, Decision, ReviewAssignment, current_approval
 from .routing import route_support
 
 if TYPE_CHECKING:
@@ -277,3 +277,15 @@ def add_comment(
                 partial(notifications.send_mention_notices, comment_id=comment.pk)
             )
     return comment
+
+
+def assign_reviewer(*, use_case: UseCase, reviewer: User, by: User) -> ReviewAssignment:
+    """Make a board member the use-case's reviewer (replacing any other)."""
+    if not may_decide(by) or not may_decide(reviewer):
+        raise lifecycle.TransitionForbidden(
+            "Only the architecture board assigns reviewers, from the board."
+        )
+    assignment, _ = ReviewAssignment.objects.update_or_create(
+        use_case=use_case, defaults={"reviewer": reviewer, "assigned_by": by}
+    )
+    return assignment

@@ -25,7 +25,13 @@ from apps.usecases.models import TaskType, UseCase
 from . import assessments, services
 from .filters import QUEUE_STATUSES, SORTS, QueueFilter
 from .forms import CommentForm, DecisionForm, RoutesForm
-from .models import Comment, Decision, approval_among, current_approval
+from .models import (
+    Comment,
+    Decision,
+    ReviewAssignment,
+    approval_among,
+    current_approval,
+)
 from .routing import TargetEndpoint, describe_target, route_support
 from .timeline import build_timeline
 
@@ -50,12 +56,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     visible = UseCase.objects.visible_to(request.user)
     queryset = assessments.annotate_queue(
         visible.filter(status__in=QUEUE_STATUSES)
-        .select_related("owner", "team")
+        .select_related("owner", "team", "review_assignment__reviewer")
         .prefetch_related("workloads")
         .order_by("submitted_at", "pk")
     )
     params = _without_blanks(request.GET)
-    filterset = QueueFilter(params, queryset=queryset)
+    filterset = QueueFilter(params, queryset=queryset, request=request)
     results = filterset.qs if filterset.is_valid() else queryset.none()
     page = Paginator(results, 50).get_page(request.GET.get("page"))
     counts = dict(visible.values_list("status").annotate(n=Count("pk")).order_by())
@@ -152,6 +158,10 @@ def _review_context(
         "decision_form": form if may_decide else None,
         "routes_form": routes_form if may_decide else None,
         "may_start": lifecycle.actor_may(use_case, UseCase.Status.IN_REVIEW, user),
+        "assignment": ReviewAssignment.objects.filter(use_case=use_case)
+        .select_related("reviewer")
+        .first(),
+        "board_members": _board_members() if may_decide else None,
         "catalogue_models": assessments.catalogue_model_names(),
     }
 
@@ -271,6 +281,32 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     use_case = get_use_case_for(request.user, pk)
     return render(
         request, "reviews/review_detail.html", _review_context(request, use_case)
+    )
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """The board assigns one of its members (often the one asking) as reviewer."""
+    use_case = get_use_case_for(request.user, pk)
+    if not services.may_decide(request.user):
+        raise PermissionDenied("Only the architecture board assigns reviewers.")
+    reviewer = _board_members().filter(pk=request.POST.get("reviewer") or 0).first()
+    if reviewer is None:
+        messages.error(request, "Choose a member of the board; nothing was changed.")
+    else:
+        services.assign_reviewer(use_case=use_case, reviewer=reviewer, by=request.user)
+        who = reviewer.get_full_name() or reviewer.username
+        messages.success(request, f"{who} reviews this use-case.")
+    return redirect("reviews:review", pk=use_case.pk)
+
+
+def _board_members():  # type: ignore[no-untyped-def]
+    from apps.accounts.models import User
+    from apps.accounts.roles import Role
+
+    return User.objects.filter(is_active=True, groups__name=Role.BOARD).order_by(
+        "first_name", "username"
     )
 
 
