@@ -20,6 +20,13 @@ def _engine_errors(form: forms.Form, exc: Any, fallback: str) -> None:
                 form.add_error(fallback, f"{name}: {message}")
 
 
+def price_label(name: str) -> str:
+    """ "long_context_cached_input_usd_per_mtok" -> "Long-context cached input
+    price, USD per million tokens" (the field names are terse, the page is not)."""
+    words = name.removesuffix("_usd_per_mtok").replace("long_context", "long-context")
+    return f"{words.replace('_', ' ').capitalize()} price, USD per million tokens"
+
+
 class CatalogModelForm(forms.ModelForm):
     hosting = forms.MultipleChoiceField(
         choices=HOSTING_CHOICES, widget=forms.CheckboxSelectMultiple
@@ -62,6 +69,9 @@ class CatalogModelForm(forms.ModelForm):
         if self.instance.pk:
             # The key is what assessments and imports refer to: fixed once made.
             self.fields["key"].disabled = True
+        for name in PRICE_FIELDS:
+            if name in self.fields and name.endswith("_usd_per_mtok"):
+                self.fields[name].label = price_label(name)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
