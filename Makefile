@@ -8,6 +8,7 @@ export PORTAL_VAR_DIR ?= $(CURDIR)/var
 .PHONY: run test lint bench browser clean
 
 $(BIN)/.installed: pyproject.toml
+	@echo "Installing Python packages into $(VENV) (the first time takes a minute or two)..."
 	@test -x $(BIN)/python || $(shell command -v $(PYTHON) || echo python3) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -27,9 +28,10 @@ node_modules/.installed: package.json package-lock.json
 
 run: $(BIN)/.installed node_modules/.installed
 	@mkdir -p $(PORTAL_VAR_DIR)
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 PORT=$(PORT) $(BIN)/python scripts/run_all.py
+	@echo "Preparing the database and the demo data..."
+	@DEBUG=1 $(BIN)/python manage.py migrate --noinput -v 0
+	@DEBUG=1 $(BIN)/python manage.py seed_demo
+	@DEBUG=1 PORT=$(PORT) $(BIN)/python scripts/run_all.py
 
 test: $(BIN)/.installed node_modules/.installed /usr/bin/chromium
 	$(BIN)/ruff check .
