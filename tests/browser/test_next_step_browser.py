@@ -52,4 +52,4 @@ def test_the_board_is_told_to_start_the_review_and_others_to_wait(
     assert page.inner_text("#next-step h2").startswith("The board's move")
     # Each section of the long page is one click away.
     page.click(".section-menu >> text=Status history")
-    assert page.url.endswith("#history")
+    page.wait_for_url("**#history")
