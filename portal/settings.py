@@ -231,10 +231,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The charts use only bar, pie and scatter traces: plotly.js's "basic" bundle (a
+# quarter of the full one; package.json, installed by `make`) is served when present,
+# else the full bundle the Python package ships. Templates load it by PLOTLY_JS.
+_PLOTLY_BASIC = BASE_DIR / "node_modules" / "plotly.js-basic-dist-min"
+PLOTLY_JS = (
+    "plotly/plotly-basic.min.js"
+    if (_PLOTLY_BASIC / "plotly-basic.min.js").is_file()
+    else "plotly/plotly.min.js"
+)
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    # plotly.js comes from the Python package, so no copy lives in the repository.
-    ("plotly", Path(plotly.__file__).parent / "package_data"),
+    # plotly.js comes from npm or the Python package, so no copy lives in the repository.
+    (
+        "plotly",
+        _PLOTLY_BASIC
+        if PLOTLY_JS.endswith("basic.min.js")
+        else Path(plotly.__file__).parent / "package_data",
+    ),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -381,6 +395,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Without deep links an operation's path is text, not a link inside its button.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -462,7 +478,18 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals": {"()": "apps.core.logging.RefusalsWithoutTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own DEBUG console handler would print each line a second time.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }

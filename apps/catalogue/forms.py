@@ -35,6 +35,11 @@ def lifecycle_dates_problem(
     if release and retirement and retirement < release:
         return "retirement_date", "A model retires after its release."
     return None
+def price_label(name: str) -> str:
+    """ "long_context_cached_input_usd_per_mtok" -> "Long-context cached input
+    price, USD per million tokens" (the field names are terse, the page is not)."""
+    words = name.removesuffix("_usd_per_mtok").replace("long_context", "long-context")
+    return f"{words.replace('_', ' ').capitalize()} price, USD per million tokens"
 
 
 class CatalogModelForm(forms.ModelForm):
@@ -91,6 +96,9 @@ class CatalogModelForm(forms.ModelForm):
             )
         # Older forms and scripts post no status: keep the stored one (GA if new).
         self.fields["status"].required = False
+        for name in PRICE_FIELDS:
+            if name in self.fields and name.endswith("_usd_per_mtok"):
+                self.fields[name].label = price_label(name)
 
     def clean_status(self) -> str:
         return (

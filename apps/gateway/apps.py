@@ -15,9 +15,20 @@ class GatewayConfig(AppConfig):
 
         from apps.usecases.panels import Panel, register_panel
 
+        from .access import may_view_keys
+
         # The keys panel of the use-case page (pages.py), loaded with htmx.
-        register_panel(Panel("Gateway keys", "gateway_keys:panel", order=70))
+        register_panel(
+            Panel("Gateway keys", "gateway_keys:panel", order=70, visible=may_view_keys)
+        )
         # Traffic by route, refusals and budgets (pages.traffic_panel).
-        register_panel(Panel("Gateway traffic", "gateway_keys:traffic", order=75))
+        register_panel(
+            Panel(
+                "Gateway traffic",
+                "gateway_keys:traffic",
+                order=75,
+                visible=may_view_keys,
+            )
+        )
 
         from . import signals  # noqa: F401  (cache invalidation)

@@ -61,8 +61,10 @@ def allocation_figure(overview: Overview) -> dict[str, Any] | None:
                 marker={"colors": colours},
                 sort=False,
                 textinfo="percent",
+                # Inside the ring: a label outside would be drawn over the title.
+                textposition="inside",
                 name=title,
-                domain={"x": [left + 0.02, left + 1 / 3 - 0.02], "y": [0, 0.9]},
+                domain={"x": [left + 0.02, left + 1 / 3 - 0.02], "y": [0, 0.85]},
             )
         )
         titles.append(

@@ -10,6 +10,7 @@ class ReviewsConfig(AppConfig):
         from apps.usecases.panels import (
             Panel,
             register_list_annotation,
+            register_next_step,
             register_panel,
         )
         from apps.usecases.signals import use_case_transitioned
@@ -27,3 +28,7 @@ class ReviewsConfig(AppConfig):
         register_panel(Panel("Routes", "reviews:routes", order=65))
         register_panel(Panel("Conditions and incidents", "reviews:tasks", order=62))
         register_panel(Panel("Audit trail", "reviews:timeline", order=90))
+
+        from .next_steps import board_next_step
+
+        register_next_step(50, board_next_step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Team
@@ -33,6 +33,13 @@ SORTS = {
 
 
 class QueueFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    assigned = django_filters.ChoiceFilter(
+        choices=[("me", "Assigned to me"), ("nobody", "Not assigned")],
+        method="assigned_to",
+        label="Reviewer",
+        empty_label="Anyone",
+    )
     status = django_filters.MultipleChoiceFilter(
         choices=[(s.value, s.label) for s in QUEUE_STATUSES]
     )
@@ -58,6 +65,24 @@ class QueueFilter(django_filters.FilterSet):
     class Meta:
         model = UseCase
         fields = ["status", "team", "data_classification"]
+
+    def search(self, queryset: QuerySet[UseCase], name: str, value: str):  # type: ignore[no-untyped-def]
+        """Words of the title, description, team or owner, each matching somewhere."""
+        for word in value.split()[:8]:
+            queryset = queryset.filter(
+                Q(title__icontains=word)
+                | Q(description__icontains=word)
+                | Q(team__name__icontains=word)
+                | Q(owner__username__icontains=word)
+                | Q(owner__first_name__icontains=word)
+                | Q(owner__last_name__icontains=word)
+            )
+        return queryset
+
+    def assigned_to(self, queryset: QuerySet[UseCase], name: str, value: str):  # type: ignore[no-untyped-def]
+        if value == "nobody":
+            return queryset.filter(review_assignment__isnull=True)
+        return queryset.filter(review_assignment__reviewer=self.request.user)
 
     def waiting(self, queryset: QuerySet[UseCase], name: str, value: str):  # type: ignore[no-untyped-def]
         cutoff = timezone.now() - timedelta(days=int(value))

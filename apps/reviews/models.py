@@ -319,3 +319,19 @@ class IncidentAction(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"Action on {self.incident_id}"
+class ReviewAssignment(models.Model):
+    """Who on the board reviews a use-case: one reviewer at a time, reassignable."""
+
+    use_case = models.OneToOneField(
+        UseCase, on_delete=models.CASCADE, related_name="review_assignment"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.use_case_id} → {self.reviewer_id}"

@@ -16,7 +16,7 @@ from apps.usecases.services import record_decision_outcome, transition_use_case
 
 from . import assessments, notifications
 from . import conditions as condition_tasks
-from .models import IN_FORCE, Comment, Decision, current_approval
+from .models import IN_FORCE, Comment, Decision, ReviewAssignment, current_approval
 from .routing import route_support
 
 if TYPE_CHECKING:
@@ -75,14 +75,9 @@ def decide_use_case(
     """
     if not may_decide(by):
         raise lifecycle.TransitionForbidden("Only the architecture board decides.")
-    errors: dict[str, Any] = {}
-    specs: list[condition_tasks.ConditionSpec] = []
-    try:
-        specs = condition_tasks.specs_from(conditions)
-    except ValidationError as exc:
-        errors = exc.update_error_dict(errors)
-    texts = [spec.text for spec in specs]
     if outcome == Decision.Outcome.APPROVED and use_case.status in IN_FORCE:
+        errors: dict[str, Any] = {}
+        specs = _condition_specs(conditions, errors)
         if errors:
             raise ValidationError(errors)
         return _amend_from_decision(
@@ -92,37 +87,20 @@ def decide_use_case(
             comment=comment,
             pattern=pattern,
             chosen_models=chosen_models,
-            conditions=texts,
+            conditions=[spec.text for spec in specs],
             overrule_reason=overrule_reason,
         )
-    if outcome == Decision.Outcome.APPROVED:
-        blockers = risk_services.approval_blockers(use_case)
-        if blockers:
-            errors["outcome"] = blockers
-    decision = Decision(
+    decision, specs = _checked_decision(
         use_case=use_case,
+        by=by,
         outcome=outcome,
         pattern=pattern,
-        recommended_pattern=assessments.recommended_pattern(use_case),
-        overrule_reason=overrule_reason.strip(),
-        chosen_models=[m.strip() for m in chosen_models if m.strip()],
-        conditions=texts,
-        comment=comment.strip(),
-        decided_by=by,
+        chosen_models=chosen_models,
+        conditions=conditions,
+        comment=comment,
+        overrule_reason=overrule_reason,
+        routes=routes,
     )
-    try:
-        decision.full_clean(exclude=["use_case", "transition", "decided_by", "routes"])
-    except ValidationError as exc:
-        errors = exc.update_error_dict(errors)
-    if routes and outcome != Decision.Outcome.APPROVED:
-        errors["routes"] = ["routes: only an approval carries routes."]
-    else:
-        try:
-            decision.routes = _validated_routes(routes, use_case=use_case)
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-    if errors:
-        raise ValidationError(errors)
     with transaction.atomic():
         if use_case.status == S.SUBMITTED:
             start_review(use_case=use_case, by=by)
@@ -148,6 +126,90 @@ def decide_use_case(
             },
         )
     return decision
+
+
+def preview_decision(
+    *,
+    use_case: UseCase,
+    by: User,
+    outcome: str,
+    pattern: str = "",
+    chosen_models: Sequence[str] = (),
+    conditions: Sequence[str | Mapping[str, Any]] = (),
+    comment: str = "",
+    overrule_reason: str = "",
+    routes: Any = None,
+) -> Decision:
+    """The decision as it would be recorded, checked but not saved: the page shows
+    it for the board to confirm. Raises `ValidationError` as `decide_use_case` does."""
+    decision, _specs = _checked_decision(
+        use_case=use_case,
+        by=by,
+        outcome=outcome,
+        pattern=pattern,
+        chosen_models=chosen_models,
+        conditions=conditions,
+        comment=comment,
+        overrule_reason=overrule_reason,
+        routes=routes,
+    )
+    return decision
+
+
+def _condition_specs(
+    conditions: Sequence[str | Mapping[str, Any]], errors: dict[str, Any]
+) -> list[condition_tasks.ConditionSpec]:
+    try:
+        return condition_tasks.specs_from(conditions)
+    except ValidationError as exc:
+        exc.update_error_dict(errors)
+        return []
+
+
+def _checked_decision(
+    *,
+    use_case: UseCase,
+    by: User,
+    outcome: str,
+    pattern: str,
+    chosen_models: Sequence[str],
+    conditions: Sequence[str | Mapping[str, Any]],
+    comment: str,
+    overrule_reason: str,
+    routes: Any,
+) -> tuple[Decision, list[condition_tasks.ConditionSpec]]:
+    """Every check of a decision, the risk gate included; nothing saved."""
+    errors: dict[str, Any] = {}
+    specs = _condition_specs(conditions, errors)
+    if outcome == Decision.Outcome.APPROVED:
+        blockers = risk_services.approval_blockers(use_case)
+        if blockers:
+            errors["outcome"] = blockers
+    decision = Decision(
+        use_case=use_case,
+        outcome=outcome,
+        pattern=pattern,
+        recommended_pattern=assessments.recommended_pattern(use_case),
+        overrule_reason=overrule_reason.strip(),
+        chosen_models=[m.strip() for m in chosen_models if m.strip()],
+        conditions=[spec.text for spec in specs],
+        comment=comment.strip(),
+        decided_by=by,
+    )
+    try:
+        decision.full_clean(exclude=["use_case", "transition", "decided_by", "routes"])
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if routes and outcome != Decision.Outcome.APPROVED:
+        errors["routes"] = ["routes: only an approval carries routes."]
+    else:
+        try:
+            decision.routes = _validated_routes(routes, use_case=use_case)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+    return decision, specs
 
 
 def _validated_routes(routes: Any, *, use_case: UseCase) -> list[dict[str, Any]]:
@@ -270,3 +332,15 @@ def add_comment(
                 partial(notifications.send_mention_notices, comment_id=comment.pk)
             )
     return comment
+
+
+def assign_reviewer(*, use_case: UseCase, reviewer: User, by: User) -> ReviewAssignment:
+    """Make a board member the use-case's reviewer (replacing any other)."""
+    if not may_decide(by) or not may_decide(reviewer):
+        raise lifecycle.TransitionForbidden(
+            "Only the architecture board assigns reviewers, from the board."
+        )
+    assignment, _ = ReviewAssignment.objects.update_or_create(
+        use_case=use_case, defaults={"reviewer": reviewer, "assigned_by": by}
+    )
+    return assignment

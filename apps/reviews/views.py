@@ -25,7 +25,14 @@ from apps.usecases.models import TaskType, UseCase
 from . import assessments, periodic, services
 from .filters import QUEUE_STATUSES, SORTS, QueueFilter
 from .forms import CommentForm, DecisionForm, RoutesForm
-from .models import Comment, Condition, Decision, approval_among, current_approval
+from .models import (
+    Comment,
+    Condition,
+    Decision,
+    ReviewAssignment,
+    approval_among,
+    current_approval,
+)
 from .routing import TargetEndpoint, describe_target, route_support
 from .timeline import build_timeline
 
@@ -50,12 +57,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     visible = UseCase.objects.visible_to(request.user)
     queryset = assessments.annotate_queue(
         visible.filter(status__in=QUEUE_STATUSES)
-        .select_related("owner", "team")
+        .select_related("owner", "team", "review_assignment__reviewer")
         .prefetch_related("workloads")
         .order_by("submitted_at", "pk")
     )
     params = _without_blanks(request.GET)
-    filterset = QueueFilter(params, queryset=queryset)
+    filterset = QueueFilter(params, queryset=queryset, request=request)
     results = filterset.qs if filterset.is_valid() else queryset.none()
     page = Paginator(results, 50).get_page(request.GET.get("page"))
     counts = dict(visible.values_list("status").annotate(n=Count("pk")).order_by())
@@ -159,6 +166,10 @@ def _review_context(
         "decision_form": form if may_decide else None,
         "routes_form": routes_form if may_decide else None,
         "may_start": lifecycle.actor_may(use_case, UseCase.Status.IN_REVIEW, user),
+        "assignment": ReviewAssignment.objects.filter(use_case=use_case)
+        .select_related("reviewer")
+        .first(),
+        "board_members": _board_members() if may_decide else None,
         "catalogue_models": assessments.catalogue_model_names(),
     }
 
@@ -283,6 +294,32 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """The board assigns one of its members (often the one asking) as reviewer."""
+    use_case = get_use_case_for(request.user, pk)
+    if not services.may_decide(request.user):
+        raise PermissionDenied("Only the architecture board assigns reviewers.")
+    reviewer = _board_members().filter(pk=request.POST.get("reviewer") or 0).first()
+    if reviewer is None:
+        messages.error(request, "Choose a member of the board; nothing was changed.")
+    else:
+        services.assign_reviewer(use_case=use_case, reviewer=reviewer, by=request.user)
+        who = reviewer.get_full_name() or reviewer.username
+        messages.success(request, f"{who} reviews this use-case.")
+    return redirect("reviews:review", pk=use_case.pk)
+
+
+def _board_members():  # type: ignore[no-untyped-def]
+    from apps.accounts.models import User
+    from apps.accounts.roles import Role
+
+    return User.objects.filter(is_active=True, groups__name=Role.BOARD).order_by(
+        "first_name", "username"
+    )
+
+
+@login_required
+@require_POST
 def start(request: HttpRequest, pk: int) -> HttpResponse:
     use_case = get_use_case_for(request.user, pk)
     try:
@@ -321,7 +358,31 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     routes_valid = routes_form is None or not approving or routes_form.is_valid()
     if form.is_valid() and routes_valid:
         routes = routes_form.routes if routes_form and approving else None
+        # The page's form asks first (step=check): the board sees what would be
+        # recorded and confirms; a client posting without a step records at once.
+        checking = request.POST.get("step") == "check"
         try:
+            if checking:
+                preview = services.preview_decision(
+                    use_case=use_case,
+                    by=request.user,
+                    routes=routes,
+                    **form.cleaned_data,
+                )
+                return render(
+                    request,
+                    "reviews/review_detail.html",
+                    context()
+                    | {
+                        "preview": preview,
+                        "preview_fields": [
+                            (key, value)
+                            for key, values in request.POST.lists()
+                            if key not in {"csrfmiddlewaretoken", "step"}
+                            for value in values
+                        ],
+                    },
+                )
             decision = services.decide_use_case(
                 use_case=use_case, by=request.user, routes=routes, **form.cleaned_data
             )
@@ -335,7 +396,33 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"Decision recorded: {decision.outcome_label.lower()}."
             )
             return redirect("reviews:review", pk=use_case.pk)
-    return render(request, "reviews/review_detail.html", context(), status=400)
+    return render(
+        request,
+        "reviews/review_detail.html",
+        context() | {"error_summary": _error_summary(form, routes_form)},
+        status=400,
+    )
+
+
+def _error_summary(
+    form: DecisionForm, routes_form: RoutesForm | None
+) -> list[tuple[str, str]]:
+    """(where, message) for each error of the decision, for the summary at the top;
+    `where` is the anchor of the field it is about."""
+    found: list[tuple[str, str]] = []
+    for name, messages_ in form.errors.items():
+        anchor = f"#{form[name].id_for_label}" if name in form.fields else "#decision"
+        label = form[name].label if name in form.fields else ""
+        found += [(anchor, f"{label}: {m}" if label else m) for m in messages_]
+    if routes_form is not None and routes_form.is_bound and routes_form.errors:
+        for message in routes_form.general_errors:
+            found.append(("#decision-routes", f"Routes: {message}"))
+        for rows in routes_form.editor():
+            anchor = f"#route-{rows.workload}"
+            found += [(anchor, f"Routes, {rows.label}: {m}") for m in rows.errors]
+        if any(name != "__all__" for name in routes_form.errors):
+            found.append(("#decision-routes", "Routes: a row needs attention."))
+    return found
 
 
 def _split_errors(

@@ -111,6 +111,7 @@ class UseCaseForm(forms.ModelForm):
             self.fields[name].choices = [
                 c for c in self.fields[name].choices if c[0] != ""
             ]
+        self.fields["mlops_readiness"].label = "ML-ops readiness"
 
     def clean_team(self) -> Team | None:
         return self._own_team or self.cleaned_data.get("team")

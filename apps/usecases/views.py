@@ -14,7 +14,8 @@ from .access import get_use_case_for
 from .filters import UseCaseFilter
 from .forms import TransitionForm, UseCaseForm, workload_formset
 from .models import UseCase
-from .panels import annotate_for_list, panels
+from .next_steps import own_next_step
+from .panels import annotate_for_list, next_step, panels
 
 SCOPES = {
     "mine": "My use-cases",
@@ -87,7 +88,9 @@ def use_case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transitions": transitions,
             "actions": lifecycle.available_transitions(use_case, request.user),
             "can_edit": use_case.can_edit(request.user),
-            "panels": panels(),
+            "panels": panels(request.user, use_case),
+            "next_step": next_step(request.user, use_case)
+            or own_next_step(request.user, use_case),
         },
     )
 

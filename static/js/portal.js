@@ -2,7 +2,9 @@
    allows no inline event handler:
    <form data-confirm="Question?">   asks before submitting;
    <button data-copy="element-id">   copies that element's text;
-   <button data-print>               prints the page. */
+   <button data-print>               prints the page.
+   A page that opens with an error summary or a decision to confirm moves the
+   keyboard focus (and the screen reader) there. */
 (function () {
   "use strict";
   document.addEventListener("submit", function (event) {
@@ -18,5 +20,9 @@
     }
     var source = document.getElementById(button.dataset.copy);
     if (source && navigator.clipboard) navigator.clipboard.writeText(source.textContent);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var first = document.querySelector("#error-summary, #decision-check");
+    if (first) first.focus();
   });
 })();

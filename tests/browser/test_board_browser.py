@@ -52,7 +52,8 @@ def test_board_requests_changes_requester_resubmits_board_approves(
     page.fill(
         "textarea[name=comment]", "Say how long invoices are kept in prompt logs."
     )
-    page.click("#decision-form button:has-text('Record decision')")
+    page.click("#decision-form button:has-text('Check the decision')")
+    page.click("#confirm-form button")
     page.wait_for_selector("text=Decision recorded: changes requested.")
     assert page.inner_text("#status") == "Changes requested"
 
@@ -81,7 +82,8 @@ def test_board_requests_changes_requester_resubmits_board_approves(
     page.check("input[name=outcome][value=approved]")
     page.select_option("select[name=pattern]", "proprietary_api")
     page.fill("textarea[name=conditions]", "Re-review at 50,000 requests a day")
-    page.click("#decision-form button:has-text('Record decision')")
+    page.click("#decision-form button:has-text('Check the decision')")
+    page.click("#confirm-form button")
     page.wait_for_selector("text=Decision recorded: approved.")
     assert page.inner_text("#status") == "Approved"
     assert re.search(

@@ -32,8 +32,11 @@ def test_a_filter_redraws_the_charts_without_reloading(browser_page, alice, caro
     page.login("bob")
 
     page.get_by_role("link", name="Portfolio", exact=True).click()
-    page.wait_for_selector("#chart-team[data-drawn=yes]")
+    # Charts are drawn as they come into view.
+    page.locator("#chart-vendor").scroll_into_view_if_needed()
     page.wait_for_selector("#chart-vendor[data-drawn=yes] .main-svg")
+    page.locator("#chart-team").scroll_into_view_if_needed()
+    page.wait_for_selector("#chart-team[data-drawn=yes]")
     assert page.evaluate(TEAM_TRACES) == ["Claims", "Health"]
     page.evaluate("window.__marker = 'still here'")
 
@@ -49,6 +52,8 @@ def test_a_filter_redraws_the_charts_without_reloading(browser_page, alice, caro
 
     # Changing the period redraws them again; the filter is kept.
     page.select_option("select[name=period]", "30d")
+    page.wait_for_selector("#results[data-period='30d'] #chart-team")
+    page.locator("#chart-team").scroll_into_view_if_needed()
     page.wait_for_selector("#results[data-period='30d'] #chart-team[data-drawn=yes]")
     assert page.evaluate(TEAM_TRACES) == ["Claims"]
     assert page.inner_text("#kpi-period-spend") == "$12.00"

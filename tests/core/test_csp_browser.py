@@ -80,17 +80,20 @@ def test_pages_with_charts_and_panels_run_under_the_policy(page, alice, bob):
     page.login("bob")
     assert violations(page) == []
     page.goto("/portfolio/")
+    page.locator("#chart-team").scroll_into_view_if_needed()  # drawn when seen
     page.wait_for_selector("#chart-team[data-drawn=yes] .main-svg")
     assert violations(page) == []
     # plotly.js's own rules took effect (added through the CSSOM).
     assert page.evaluate(PLOTLY_RULES) > 0
 
     page.goto(f"/endpoints/{endpoint.pk}/")
+    page.locator("#usage-chart").scroll_into_view_if_needed()  # drawn when seen
     page.wait_for_selector("#usage-chart[data-drawn=yes] .main-svg")
     assert violations(page) == []
 
     # The assessment panel arrives by htmx; its chart loads plotly.js on demand.
     page.goto(f"/use-cases/{drafted.pk}/")
+    page.locator("#assessment-panel .cost-chart-plot").scroll_into_view_if_needed()
     page.wait_for_selector("#assessment-panel .cost-chart-plot .main-svg")
     assert violations(page) == []
 

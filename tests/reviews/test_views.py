@@ -258,7 +258,7 @@ class TestReviewPage:
         add(45)
         with CaptureQueriesContext(connection) as fifty:
             assert client.get(review_url(waiting)).content.decode().count("Note ") >= 50
-        assert len(five) == len(fifty) <= 20
+        assert len(five) == len(fifty) <= 22  # 2 for the reviewer and the board
 
 
 @pytest.mark.django_db
