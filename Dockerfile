@@ -10,9 +10,12 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORTAL_VAR_DIR=/var/lib/portal
 WORKDIR /app
 
+# Exactly the locked versions, hash-checked (requirements/base.txt; `make lock` updates it).
 COPY pyproject.toml ./
+COPY requirements/base.txt requirements/base.txt
 RUN pip install --no-cache-dir --upgrade pip \
- && pip install --no-cache-dir -e . \
+ && pip install --no-cache-dir --require-hashes -r requirements/base.txt \
+ && pip install --no-cache-dir --no-deps -e . \
  && useradd --system --uid 1000 portal \
  && mkdir -p /var/lib/portal && chown portal /var/lib/portal
 COPY . .
