@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import READ_ONLY_MESSAGE, STORES_NOTHING
 from apps.accounts.models import ApiToken
 from apps.api.framework import EXAMPLE, EvaluateViewSet
+from apps.api.planner import PortfolioPlanViewSet
 from apps.framework.models import Assessment
 
 pytestmark = pytest.mark.django_db
@@ -70,12 +71,13 @@ def api_views():  # type: ignore[no-untyped-def]
     return set(walk(get_resolver().url_patterns))
 
 
-def test_only_framework_evaluate_is_exempt_from_read_scope():
-    """The exception is named, and a new one shows up here."""
+def test_only_evaluate_and_the_portfolio_plan_are_exempt_from_read_scope():
+    """The exceptions are named (both compute and save nothing), and a new one
+    shows up here."""
     views = api_views()
     assert len(views) > 10
     exempt = {view for view in views if getattr(view, STORES_NOTHING, False)}
-    assert exempt == {EvaluateViewSet}
+    assert exempt == {EvaluateViewSet, PortfolioPlanViewSet}
 
 
 def test_a_read_only_token_evaluates_and_nothing_is_stored(api_client, paul):

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from apps.endpoints import services
 from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
+from tests.celery_support import fresh_pools
 from tests.endpoints.chaos import (
     ZERO,
     Broker,
@@ -211,7 +212,7 @@ def celery_app_on(broker: Broker) -> Iterator[str]:
         app.conf.broker_url = broker.url
     else:
         app.conf.broker_transport_options = broker.transport_options
-    _fresh_pools(app)
+    fresh_pools(app)
     route = app.amqp.router.route({}, "apps.endpoints.tasks.collect_endpoint_usage")
     try:
         yield route["queue"].name
@@ -226,15 +227,7 @@ def celery_app_on(broker: Broker) -> Iterator[str]:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:
             os.environ["CELERY_BROKER_URL"] = environ
-        _fresh_pools(app)
-
-
-def _fresh_pools(app: Any) -> None:
-    """Drop pooled broker connections, which keep the options they were made with."""
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
+        fresh_pools(app)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from django.db.models import Sum
 from apps.core import crypto
 from apps.endpoints import tasks
 from apps.endpoints.models import DailyUsage, ServingEndpoint, UsageSample
+from tests.celery_support import fresh_pools
 from tests.factories import EndpointMappingFactory, ServingEndpointFactory
 from tests.servers import FakeServer, fixture_json
 
@@ -79,7 +80,9 @@ def worker(settings) -> Iterator[Finished]:  # type: ignore[no-untyped-def]
         # Folders of this run's own (the pools are dropped around the worker).
         app.conf.broker_transport_options = _BROKER_OPTIONS
     app.conf.task_default_queue = QUEUE
-    _fresh_pools(app)
+    fresh_pools(app)
+    # Tasks other tests left on a shared broker (Redis in CI) would run first.
+    app.control.purge()
     finished = Finished()
     task_postrun.connect(finished, weak=False)
     try:
@@ -89,15 +92,7 @@ def worker(settings) -> Iterator[Finished]:  # type: ignore[no-untyped-def]
         task_postrun.disconnect(finished)
         for key, value in saved.items():
             app.conf[key] = value
-        _fresh_pools(app)
-
-
-def _fresh_pools(app) -> None:  # type: ignore[no-untyped-def]
-    """Drop pooled broker connections, which keep the options they were made with."""
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
+        fresh_pools(app)
 
 
 def poll(worker: Finished, endpoint: ServingEndpoint) -> None:

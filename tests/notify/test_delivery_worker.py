@@ -21,6 +21,7 @@ from celery.signals import task_postrun
 from apps.core.events import Event, EventKind, emit
 from apps.notify import services
 from apps.notify.models import Delivery, Notification
+from tests.celery_support import fresh_pools
 from tests.factories import UseCaseFactory
 from tests.notify.conftest import LOOPBACK, subscribe
 from tests.servers import FakeServer, RecordedRequest, Reply
@@ -75,7 +76,9 @@ def worker(settings) -> Iterator[Finished]:  # type: ignore[no-untyped-def]
     if str(app.conf.broker_url).startswith("filesystem://"):
         app.conf.broker_transport_options = _BROKER_OPTIONS
     app.conf.task_default_queue = QUEUE
-    _fresh_pools(app)
+    fresh_pools(app)
+    # Tasks other tests left on a shared broker (Redis in CI) would run first.
+    app.control.purge()
     finished = Finished()
     task_postrun.connect(finished, weak=False)
     try:
@@ -85,14 +88,7 @@ def worker(settings) -> Iterator[Finished]:  # type: ignore[no-untyped-def]
         task_postrun.disconnect(finished)
         for key, value in saved.items():
             app.conf[key] = value
-        _fresh_pools(app)
-
-
-def _fresh_pools(app) -> None:  # type: ignore[no-untyped-def]
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
+        fresh_pools(app)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from celery.contrib.testing.worker import start_worker
 from django.urls import reverse
 
 from apps.playground.models import TestSetRun
+from tests.celery_support import fresh_pools
 from tests.factories import TestInputFactory, TestSetFactory, UseCaseFactory
 
 from .conftest import LOCAL_MODEL
@@ -34,22 +35,16 @@ def worker(tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
             "control_folder": str(tmp_path / "control"),
             "store_processed": False,
         }
-    _fresh_pools(app)
+    fresh_pools(app)
+    # Tasks other tests left on a shared broker (Redis in CI) would run first.
+    app.control.purge()
     try:
         with start_worker(app, perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
         for key, value in saved.items():
             app.conf[key] = value
-        _fresh_pools(app)
-
-
-def _fresh_pools(app) -> None:  # type: ignore[no-untyped-def]
-    """Drop pooled broker connections made with an earlier test's broker folder."""
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
+        fresh_pools(app)
 
 
 def test_a_worker_runs_a_test_set_with_progress_the_page_polls(

@@ -19,6 +19,7 @@ from apps.reviews import services as review_services
 from apps.reviews import tasks
 from apps.reviews.models import Condition
 from apps.usecases.services import submit_use_case
+from tests.celery_support import fresh_pools
 from tests.factories import UseCaseFactory
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -56,13 +57,6 @@ class Finished:
         return self._done[task_id]
 
 
-def _fresh_pools(app) -> None:  # type: ignore[no-untyped-def]
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-
-
 @pytest.fixture
 def worker() -> Iterator[Finished]:
     from portal.celery import app
@@ -71,7 +65,9 @@ def worker() -> Iterator[Finished]:
     if str(app.conf.broker_url).startswith("filesystem://"):
         app.conf.broker_transport_options = _BROKER_OPTIONS
     app.conf.task_default_queue = QUEUE
-    _fresh_pools(app)
+    fresh_pools(app)
+    # Tasks other tests left on a shared broker (Redis in CI) would run first.
+    app.control.purge()
     finished = Finished()
     task_postrun.connect(finished, weak=False)
     try:
@@ -80,7 +76,7 @@ def worker() -> Iterator[Finished]:
     finally:
         task_postrun.disconnect(finished)
         app.conf.broker_transport_options = saved
-        _fresh_pools(app)
+        fresh_pools(app)
 
 
 def test_a_worker_marks_a_late_condition_overdue_and_notifies_once(worker, alice, bob):
