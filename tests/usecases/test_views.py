@@ -246,8 +246,9 @@ def test_list_runs_a_constant_number_of_queries(
             owner=alice, workloads=[("classification", 60), ("reasoning", 40)]
         )
     client.force_login(alice)
-    # Session, user, roles, the user's team (scope), the count, the page, workloads.
-    with django_assert_num_queries(7):
+    # Session, user, roles, the user's team (scope), the count, the page, workloads,
+    # and the unread count of the bell.
+    with django_assert_num_queries(8):
         response = client.get(reverse("usecases:list"), {"scope": "mine"})
     assert response.status_code == 200
     assert min(rows, 25) == response.content.decode().count('<td><a href="/use-cases/')
