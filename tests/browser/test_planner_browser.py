@@ -35,6 +35,7 @@ def test_the_board_applies_volume_times_three_for_claims_and_sees_the_allocation
     page.login("bob")
 
     page.goto("/portfolio/plan/")
+    page.locator("#chart-plan-cost").scroll_into_view_if_needed()  # drawn in view
     page.wait_for_selector("#chart-plan-cost[data-drawn=yes]")
     row = f"#allocation-table tr[data-use-case='{triage.pk}']"
     assert page.get_attribute(row, "data-option") == "proprietary_api"
@@ -50,4 +51,5 @@ def test_the_board_applies_volume_times_three_for_claims_and_sees_the_allocation
     assert "15,000" in page.inner_text(row)
     assert "Claims triage" in page.inner_text("#changes-table")
     assert "factor=3" in page.url
+    page.locator("#chart-plan-cost").scroll_into_view_if_needed()
     page.wait_for_selector("#chart-plan-cost[data-drawn=yes]")

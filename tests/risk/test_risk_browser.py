@@ -87,7 +87,8 @@ def test_sensitive_use_case_passes_its_stages_then_the_board_and_a_late_conditio
     page.check("#decision-form input[name=outcome][value=approved]")
     page.select_option("select[name=pattern]", "open_source_self_hosted")
     page.fill("textarea[name=conditions]", "Bias audit with the iwi | 2027-01-10")
-    page.click("#decision-form button:has-text('Record decision')")
+    page.click("#decision-form button:has-text('Check the decision')")
+    page.click("#confirm-form button")
     page.wait_for_selector("text=Decision recorded: approved.")
     assert page.inner_text("#status") == "Approved"
 
